@@ -1,0 +1,1 @@
+"""The native per-layer cost model (Timeloop v1.0 semantics)."""
