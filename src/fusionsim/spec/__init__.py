@@ -1,0 +1,1 @@
+"""Spec readers: Timeloop arch, problem, constraints, mapper, mapping and Accelergy ERT files."""
