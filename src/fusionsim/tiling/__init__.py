@@ -1,0 +1,1 @@
+"""Tile geometry: tile enumeration and halo back-propagation through stacks of layers."""
