@@ -1,0 +1,1 @@
+"""ARCHON and predictive layer fusion: fused-block costs, the three-accelerator tables, plots and area."""
