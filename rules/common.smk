@@ -1,0 +1,23 @@
+# Validates the config (filling in the schema's defaults), builds the run plan and constrains wildcards.
+from snakemake.utils import min_version, validate
+
+from fusionsim.workflow import build_plan, copy_files, model_version, wildcard_pattern, write_yaml
+
+min_version("8.0")
+
+
+validate(config, "../config.schema.yaml", set_default=True)
+
+PLAN = build_plan(config, workflow.basedir)
+OUT = PLAN.out
+MODEL_VERSION = model_version()
+CONDA_ENV = "../envs/fusionsim.yaml"
+
+
+wildcard_constraints:
+    net=wildcard_pattern([n for n, _ in PLAN.pairs()]),
+    dataset=wildcard_pattern([d for _, d in PLAN.pairs()]),
+    accel=wildcard_pattern(PLAN.accel_names()),
+    layer=r"[A-Za-z0-9_.-]+",
+    tile="full",
+    key=r"[0-9a-f]{16}",

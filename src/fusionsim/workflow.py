@@ -1,0 +1,691 @@
+"""Helpers for the Snakefile: the run plan (targets, content keys, paths), job bodies and res.csv tables.
+
+Everything with a branch that the workflow needs lives here (unit-tested), so the rule files stay
+declarative. The plan is built once at parse time from the validated config:
+
+- each selected (network, dataset) pair expands to layers (`fusionsim.workloads`);
+- each (network, dataset, accelerator, layer, tile) gets a content key: the hash of the layer's problem,
+  the accelerator's arch, components, constraints and ERT bytes, the merged mapper settings, the engine,
+  the seed and fusionsim's model version. Jobs with equal keys are one `map_layer` job, computed once and
+  shared through `<out>/cache/layers/<key>/`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import fusionsim
+from fusionsim.atomic_io import write_json, write_text
+from fusionsim.errors import InputError
+from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
+
+TILES = ("full",)  # whole-layer jobs; the fusion-tiling issue adds real tiles
+MAP_OUTPUTS = ("mapping.yaml", "stats.json", "stats.txt", "run.json")
+# config key (snake_case) -> Timeloop mapper YAML key
+MAPPER_KEYS = {
+    "algorithm": "algorithm",
+    "optimization_metrics": "optimization-metrics",
+    "timeout": "timeout",
+    "victory_condition": "victory-condition",
+    "max_permutations_per_if_visit": "max-permutations-per-if-visit",
+}
+RES_COLUMNS = ["layer", "PW1/L1_e", "DW_e", "PW2_e", "PW1/L1_c", "DW_c", "PW2_c"]
+ROLE_COLUMNS = {"decom": ("PW1/L1_e", "PW1/L1_c"), "conv": ("DW_e", "DW_c"), "comp": ("PW2_e", "PW2_c")}
+
+
+def model_version() -> str:
+    """fusionsim's model version (a cache-key part): `fusionsim.MODEL_VERSION` when defined, else the package version."""
+    return str(getattr(fusionsim, "MODEL_VERSION", fusionsim.__version__))
+
+
+def content_hash(obj: Any, length: int = 16) -> str:
+    """Short SHA-256 of a JSON-able object in canonical form (sorted keys, no whitespace)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------- accelerators
+
+
+@dataclass(frozen=True)
+class KindFiles:
+    """What the mapper gets for one layer kind on one accelerator."""
+
+    constraints: tuple[Path, ...]
+    mapper: Path
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """An `accelerators/<name>/accelerator.yaml` manifest with its paths resolved."""
+
+    name: str
+    root: Path
+    arch: Path
+    components: Path | None
+    ert: Path
+    kinds: dict[str, KindFiles]
+    depthwise_input_levels: tuple[str, ...] = ()
+
+    def files_for(self, kind: str) -> KindFiles:
+        """Constraints and mapper file for a layer kind (`default` when the kind is not listed)."""
+        return self.kinds.get(kind) or self.kinds["default"]
+
+    def component_files(self) -> list[Path]:
+        """The component class files (sorted), or [] when the arch needs none."""
+        if self.components is None:
+            return []
+        return sorted(self.components.glob("*.yaml"))
+
+
+def load_accelerator(accel_dir: Path, name: str) -> Accelerator:
+    """Read and check `<accel_dir>/<name>/accelerator.yaml`; InputError naming the file and key on bad input."""
+    root = Path(accel_dir) / name
+    manifest = root / "accelerator.yaml"
+    if not manifest.is_file():
+        raise InputError(
+            "no accelerator manifest",
+            file=manifest,
+            key=f"accelerators.{name}",
+            fix=f"create {manifest} or remove the accelerator from config.yaml",
+        )
+    raw = yaml.safe_load(manifest.read_text()) or {}
+
+    def path(key: str, value: Any, must_be_dir: bool = False) -> Path:
+        if not isinstance(value, str):
+            raise InputError("must be a path relative to the accelerator folder", file=manifest, key=key)
+        p = root / value
+        ok = p.is_dir() if must_be_dir else p.is_file()
+        if not ok:
+            raise InputError(f"{p} does not exist", file=manifest, key=key)
+        return p
+
+    for key in ("arch", "ert", "layer_kinds"):
+        if key not in raw:
+            raise InputError("missing key", file=manifest, key=key)
+    kinds_raw = raw["layer_kinds"]
+    if not isinstance(kinds_raw, dict) or "default" not in kinds_raw:
+        raise InputError(
+            "must map layer kinds to {constraints, mapper} and include `default`",
+            file=manifest,
+            key="layer_kinds",
+        )
+    kinds = {}
+    for kind, spec in kinds_raw.items():
+        key = f"layer_kinds.{kind}"
+        if kind not in ("default", "conv", "pointwise", "depthwise", "fc", "pool"):
+            raise InputError(
+                f"unknown layer kind {kind!r}",
+                file=manifest,
+                key=key,
+                fix="use default, conv, pointwise, depthwise, fc or pool",
+            )
+        if not isinstance(spec, dict) or not isinstance(spec.get("constraints"), list):
+            raise InputError("needs `constraints: [files]` and `mapper: file`", file=manifest, key=key)
+        cons = tuple(path(f"{key}.constraints[{i}]", c) for i, c in enumerate(spec["constraints"]))
+        kinds[kind] = KindFiles(cons, path(f"{key}.mapper", spec.get("mapper")))
+    components = path("components", raw["components"], must_be_dir=True) if raw.get("components") else None
+    return Accelerator(
+        name=name,
+        root=root,
+        arch=path("arch", raw["arch"]),
+        components=components,
+        ert=path("ert", raw["ert"]),
+        kinds=kinds,
+        depthwise_input_levels=tuple(raw.get("depthwise_input_levels") or ()),
+    )
+
+
+def merge_mapper_settings(base: dict[str, Any], *overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """The mapper YAML dict: `base` (a mapper file's content) with each override's non-null keys applied in order.
+
+    Overrides use the config's snake_case keys; `threads` and `seed` are not mapper-file keys and are ignored.
+    """
+    mapper = dict((base or {}).get("mapper", base or {}))
+    mapper.pop("live-status", None)  # interactive display only; never part of a batch run
+    for over in overrides:
+        for key, value in (over or {}).items():
+            if value is None or key not in MAPPER_KEYS:
+                continue
+            mapper[MAPPER_KEYS[key]] = list(value) if isinstance(value, list) else value
+    return {"mapper": mapper}
+
+
+# ---------------------------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class MapJob:
+    """One content-keyed mapper job: what `map_layer` needs to run key `key`."""
+
+    key: str
+    accel: str
+    kind: str
+    problem_key: str
+    mapper_key: str
+
+
+@dataclass
+class Plan:
+    """The whole run, derived from the config at parse time."""
+
+    out: str
+    engine: str
+    seed: int
+    networks: dict[str, Any]
+    accelerators: dict[str, Accelerator]
+    layers: dict[tuple[str, str], list[Layer]]  # (net, dataset) -> selected layers
+    problems: dict[str, dict[str, Any]] = field(default_factory=dict)  # problem key -> problem dict
+    mappers: dict[str, dict[str, Any]] = field(default_factory=dict)  # mapper key -> mapper YAML dict
+    jobs: dict[str, MapJob] = field(default_factory=dict)  # map key -> job
+    layer_keys: dict[tuple[str, str, str, str, str], str] = field(default_factory=dict)
+
+    # -- names for wildcard constraints
+    def pairs(self) -> list[tuple[str, str]]:
+        return list(self.layers)
+
+    def accel_names(self) -> list[str]:
+        return list(self.accelerators)
+
+    def layer_names(self, net: str, dataset: str) -> list[str]:
+        return [x.name for x in self.layers[(net, dataset)]]
+
+    def layer(self, net: str, dataset: str, name: str) -> Layer:
+        for x in self.layers[(net, dataset)]:
+            if x.name == name:
+                return x
+        raise InputError(f"no layer {name!r} in {net} on {dataset}")
+
+    # -- paths
+    def problem_path(self, pkey: str) -> str:
+        return f"{self.out}/cache/problems/{pkey}.yaml"
+
+    def mapper_path(self, mkey: str) -> str:
+        return f"{self.out}/cache/mappers/{mkey}.yaml"
+
+    def map_dir(self, key: str) -> str:
+        return f"{self.out}/cache/layers/{key}"
+
+    def layer_dir(self, net: str, dataset: str, accel: str, layer: str, tile: str = "full") -> str:
+        return f"{self.out}/{net}/{dataset}/{accel}/layers/{layer}/{tile}"
+
+    def res_path(self, net: str, dataset: str, accel: str) -> str:
+        return f"{self.out}/{net}/{dataset}/{accel}/res.csv"
+
+    def layer_table_path(self, net: str, dataset: str) -> str:
+        return f"{self.out}/{net}/{dataset}/layers.csv"
+
+    def summary_paths(self) -> list[str]:
+        return [f"{self.out}/summary.csv", f"{self.out}/summary.md"]
+
+    # -- lookups used by input functions
+    def key_of(self, net: str, dataset: str, accel: str, layer: str, tile: str) -> str:
+        try:
+            return self.layer_keys[(net, dataset, accel, layer, tile)]
+        except KeyError:
+            raise InputError(
+                f"no job for {net}/{dataset}/{accel}/{layer}/{tile}",
+                fix="the layer, network, dataset or accelerator is not selected in the config",
+            ) from None
+
+    def map_job_inputs(self, key: str) -> dict[str, Any]:
+        """Named inputs of `map_layer` for key `key`."""
+        job = self.jobs[key]
+        acc = self.accelerators[job.accel]
+        files = acc.files_for(job.kind)
+        return {
+            "problem": self.problem_path(job.problem_key),
+            "mapper": self.mapper_path(job.mapper_key),
+            "arch": str(acc.arch),
+            "ert": str(acc.ert),
+            "constraints": [str(c) for c in files.constraints],
+            "components": [str(c) for c in acc.component_files()],
+        }
+
+    def collect_inputs(self, net: str, dataset: str, accel: str, layer: str, tile: str) -> dict[str, str]:
+        """Named inputs of `collect_layer`: the cached problem and mapper outputs of that layer's key."""
+        key = self.key_of(net, dataset, accel, layer, tile)
+        d = self.map_dir(key)
+        return {
+            "problem": self.problem_path(self.jobs[key].problem_key),
+            "mapping": f"{d}/mapping.yaml",
+            "stats_json": f"{d}/stats.json",
+            "stats_txt": f"{d}/stats.txt",
+        }
+
+    def components_dir(self, key: str) -> str:
+        """The components folder of key `key`'s accelerator ('' when it has none)."""
+        comp = self.accelerators[self.jobs[key].accel].components
+        return str(comp) if comp else ""
+
+    def layer_outputs(self, net: str, dataset: str, accel: str) -> dict[str, list[str]]:
+        """The per-layer stats.json files of one (network, dataset, accelerator), in layer order."""
+        return {
+            "stats": [
+                f"{self.layer_dir(net, dataset, accel, x.name)}/stats.json"
+                for x in self.layers[(net, dataset)]
+            ]
+        }
+
+    def targets(self) -> list[str]:
+        """Everything `rule all` builds: per-layer outputs, res.csv per (network, dataset, accelerator), summaries."""
+        out: list[str] = []
+        for net, ds in self.pairs():
+            out.append(self.layer_table_path(net, ds))
+            for acc in self.accelerators:
+                out.append(self.res_path(net, ds, acc))
+                for x in self.layers[(net, ds)]:
+                    d = self.layer_dir(net, ds, acc, x.name)
+                    out += [
+                        f"{d}/{name}" for name in ("problem.yaml", "mapping.yaml", "stats.json", "stats.txt")
+                    ]
+        return out + self.summary_paths()
+
+    def res_inputs(self) -> list[str]:
+        return [self.res_path(n, d, a) for n, d in self.pairs() for a in self.accelerators]
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value)
+    return p if p.is_absolute() else base / p
+
+
+def select_pairs(networks: dict[str, Any], datasets: list[str]) -> list[tuple[str, str]]:
+    """(network, dataset) pairs to run: every configured dataset the network defines an input size for.
+
+    A network that defines none of the configured datasets is an error naming both.
+    """
+    pairs = []
+    for name, net in networks.items():
+        mine = [ds for ds in datasets if ds in net.inputs]
+        if not mine:
+            raise InputError(
+                f"network {name!r} defines inputs for {', '.join(net.inputs)}, none of which is "
+                f"in datasets ({', '.join(datasets)})",
+                file="config.yaml",
+                key="networks",
+                fix=f"add one of {', '.join(net.inputs)} to `datasets` or drop the network",
+            )
+        pairs += [(name, ds) for ds in mine]
+    return pairs
+
+
+def select_layers(layers: list[Layer], wanted: list[str] | None, net: str) -> list[Layer]:
+    """`layers` restricted to the names in `wanted` (all when empty); unknown names are an error."""
+    if not wanted:
+        return layers
+    known = {x.name for x in layers}
+    missing = [w for w in wanted if w not in known]
+    if missing:
+        raise InputError(
+            f"unknown layer {missing[0]!r} of network {net}",
+            file="config.yaml",
+            key=f"layers.{net}",
+            fix=f"known layers: {' '.join(sorted(known))}",
+        )
+    return [x for x in layers if x.name in set(wanted)]
+
+
+def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
+    """Validate the config's references (files, names) and compute every job's content key.
+
+    `config` has already been validated against config.schema.yaml (defaults filled in); relative
+    `workloads_dir` and `accelerators_dir` are resolved against `basedir` (the workflow folder).
+    """
+    basedir = Path(basedir)
+    wdir = _resolve(basedir, config["workloads_dir"])
+    adir = _resolve(basedir, config["accelerators_dir"])
+    networks = {}
+    for name in config["networks"]:
+        path = wdir / f"{name}.yaml"
+        if not path.is_file():
+            raise InputError(
+                f"no workload file {path}",
+                file="config.yaml",
+                key="networks",
+                fix=f"available: {' '.join(sorted(p.stem for p in wdir.glob('*.yaml')))}",
+            )
+        networks[name] = load_network(path)
+    for net in config.get("layers") or {}:
+        if net not in networks:
+            raise InputError(f"network {net!r} is not in `networks`", file="config.yaml", key=f"layers.{net}")
+    accels = {name: load_accelerator(adir, name) for name in config["accelerators"]}
+    plan = Plan(
+        out=config["output_dir"].rstrip("/") or ".",
+        engine=config["engine"],
+        seed=int(config["mapper"]["seed"]),
+        networks=networks,
+        accelerators=accels,
+        layers={},
+    )
+    for net, ds in select_pairs(networks, list(config["datasets"])):
+        all_layers = expand_network(networks[net], ds)
+        plan.layers[(net, ds)] = select_layers(all_layers, (config.get("layers") or {}).get(net), net)
+
+    version = model_version()
+    hashes: dict[Path, str] = {}
+
+    def h(p: Path) -> str:
+        if p not in hashes:
+            hashes[p] = file_hash(p)
+        return hashes[p]
+
+    mapper_cache: dict[tuple[str, str], str] = {}
+    for (net, ds), layers in plan.layers.items():
+        for layer in layers:
+            prob = layer_problem(layer)
+            pkey = content_hash(prob)
+            plan.problems[pkey] = prob
+            for acc_name, acc in accels.items():
+                files = acc.files_for(layer.kind)
+                mk = (acc_name, layer.kind)
+                if mk not in mapper_cache:
+                    base = yaml.safe_load(files.mapper.read_text()) or {}
+                    over = (config["accelerators"].get(acc_name) or {}).get("mapper")
+                    settings = merge_mapper_settings(base, config["mapper"], over)
+                    mapper_cache[mk] = content_hash(settings)
+                    plan.mappers[mapper_cache[mk]] = settings
+                mkey = mapper_cache[mk]
+                key = content_hash(
+                    {
+                        "problem": pkey,
+                        "arch": h(acc.arch),
+                        "components": [h(c) for c in acc.component_files()],
+                        "constraints": [h(c) for c in files.constraints],
+                        "ert": h(acc.ert),
+                        "mapper": mkey,
+                        "engine": plan.engine,
+                        "seed": plan.seed,
+                        "model_version": version,
+                    }
+                )
+                if key not in plan.jobs:
+                    plan.jobs[key] = MapJob(key, acc_name, layer.kind, pkey, mkey)
+                for tile in TILES:
+                    plan.layer_keys[(net, ds, acc_name, layer.name, tile)] = key
+    return plan
+
+
+def wildcard_pattern(names: list[str]) -> str:
+    """A regex matching exactly these names (for `wildcard_constraints`)."""
+    import re
+
+    return "|".join(re.escape(n) for n in sorted(set(names), key=lambda s: (-len(s), s))) or "(?!)"
+
+
+# ---------------------------------------------------------------------------------------------- job bodies
+
+
+def write_yaml(path: str | Path, data: dict[str, Any]) -> None:
+    """Write a dict as YAML atomically (stable key order)."""
+    write_text(path, yaml.safe_dump(data, sort_keys=True, default_flow_style=None))
+
+
+def run_map_job(
+    *,
+    problem: str,
+    mapper: str,
+    arch: str,
+    ert: str,
+    constraints: list[str],
+    components: str | None,
+    outputs: dict[str, str],
+    key: str,
+    engine: str = "native",
+    seed: int = 0,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Run the mapper on one layer problem and move its files into place atomically.
+
+    The mapper writes into a scratch folder next to the outputs; each file is then renamed into place, so an
+    interrupted job leaves no output that looks complete. Returns the run record written to `run.json`.
+    """
+    from fusionsim.mapper.api import map_files  # imported here: the pipeline plans without the mapper
+
+    target = Path(outputs["stats_json"]).parent
+    target.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".map-", dir=target))
+    try:
+        result = map_files(
+            arch=Path(arch),
+            problem=Path(problem),
+            constraints=[Path(c) for c in constraints],
+            mapper=Path(mapper),
+            ert=Path(ert),
+            components=Path(components) if components else None,
+            seed=seed,
+            threads=threads,
+            engine=engine,
+            out_dir=scratch,
+        )
+        if not (scratch / "mapping.yaml").exists():
+            write_text(scratch / "mapping.yaml", result["mapping"])
+        if not (scratch / "stats.json").exists():
+            write_json(scratch / "stats.json", result["stats"])
+        record = {
+            "key": key,
+            "engine": engine,
+            "seed": seed,
+            "threads": threads,
+            "evaluated": result.get("evaluated"),
+            "valid": result.get("valid"),
+            "seconds": result.get("seconds"),
+            "model_version": model_version(),
+        }
+        for name, out in (
+            ("mapping.yaml", "mapping"),
+            ("stats.json", "stats_json"),
+            ("stats.txt", "stats_txt"),
+        ):
+            os.replace(scratch / name, outputs[out])
+        write_json(outputs["run"], record)
+        return record
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def copy_files(pairs: list[tuple[str, str]]) -> None:
+    """Copy each (source, destination) atomically (a killed copy leaves no partial destination)."""
+    for src, dst in pairs:
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{Path(dst).name}.", suffix=".tmp", dir=Path(dst).parent)
+        os.close(fd)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+# ---------------------------------------------------------------------------------------------- tables
+
+
+def layer_cost(
+    layer: Layer, stats: dict[str, Any], dw_levels: tuple[str, ...] | list[str]
+) -> tuple[float, float]:
+    """(energy in uJ, cycles) of a whole layer from one mapper run's stats.
+
+    A grouped layer ran one group: energy and cycles are multiplied by its groups. A depthwise or pooling layer
+    ran as C=1: its input energy at `dw_levels` is added (channels - 1) more times (the seed's correction).
+    """
+    energy_pj = float(stats["energy_pJ"]) * layer.groups
+    cycles = float(stats["cycles"]) * layer.groups
+    if layer.kind in ("depthwise", "pool") and layer.channels > 1 and dw_levels:
+        extra = 0.0
+        for level in stats.get("levels", []):
+            if level.get("name") in dw_levels:
+                extra += float((level.get("dataspaces") or {}).get("Inputs", {}).get("energy_pJ", 0.0))
+        energy_pj += (layer.channels - 1) * extra
+    return energy_pj * 1e-6, cycles
+
+
+def res_rows(layers: list[Layer], costs: list[tuple[float, float]]) -> list[dict[str, Any]]:
+    """The seed's result.csv layout: one row per head/tail layer (in PW1/L1), one per block (PW1, DW, PW2), a total."""
+    rows: list[dict[str, Any]] = []
+    by_block: dict[str, dict[str, Any]] = {}
+    for layer, (e, c) in zip(layers, costs, strict=True):
+        if layer.block is None:
+            row = dict.fromkeys(RES_COLUMNS, 0.0)
+            row.update({"layer": layer.name, "PW1/L1_e": e, "PW1/L1_c": c})
+            rows.append(row)
+            continue
+        if layer.block not in by_block:
+            by_block[layer.block] = dict.fromkeys(RES_COLUMNS, 0.0)
+            by_block[layer.block]["layer"] = layer.block
+            rows.append(by_block[layer.block])
+        ecol, ccol = ROLE_COLUMNS[layer.role or "decom"]
+        by_block[layer.block][ecol] += e
+        by_block[layer.block][ccol] += c
+    total = dict.fromkeys(RES_COLUMNS, 0.0)
+    total["layer"] = "total"
+    for row in rows:
+        for col in RES_COLUMNS[1:]:
+            total[col] += row[col]
+    return rows + [total]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else f"{v:.6f}".rstrip("0")
+    return str(v)
+
+
+def rows_to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """CSV text of `rows` with `columns` (floats without trailing zeros, integral floats as integers)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_fmt(row.get(c, "")) for c in columns])
+    return buf.getvalue()
+
+
+def write_res_csv(
+    layers: list[Layer], stats_files: list[str], dw_levels: list[str], out: str
+) -> list[dict[str, Any]]:
+    """Build and write one (network, dataset, accelerator) res.csv from its per-layer stats.json files."""
+    costs = [
+        layer_cost(x, json.loads(Path(f).read_text()), dw_levels)
+        for x, f in zip(layers, stats_files, strict=True)
+    ]
+    rows = res_rows(layers, costs)
+    write_text(out, rows_to_csv(rows, RES_COLUMNS))
+    return rows
+
+
+def selected_layers(workload: str | Path, dataset: str, names: list[str]) -> list[Layer]:
+    """The layers called `names` (in network order) of a workload file on `dataset`."""
+    layers = expand_network(load_network(workload), dataset)
+    return select_layers(layers, list(names), Path(workload).stem)
+
+
+def write_network_res(
+    workload: str, dataset: str, names: list[str], stats_files: list[str], dw_levels: list[str], out: str
+) -> list[dict[str, Any]]:
+    """res.csv of one (network, dataset, accelerator): the selected layers' stats in the seed's layout."""
+    return write_res_csv(selected_layers(workload, dataset, names), stats_files, dw_levels, out)
+
+
+def write_layer_table(workload: str, dataset: str, names: list[str], out: str) -> None:
+    """The layer table (shapes and Timeloop problem sizes) of one (network, dataset)."""
+    write_text(out, layer_table(selected_layers(workload, dataset, names)))
+
+
+LAYER_TABLE_COLUMNS = [
+    "name",
+    "kind",
+    "block",
+    "role",
+    "in_channels",
+    "out_channels",
+    "kernel",
+    "stride",
+    "in_size",
+    "out_size",
+    "groups",
+    "channels",
+    "residual",
+    "C",
+    "M",
+    "R",
+    "S",
+    "P",
+    "Q",
+]
+
+
+def layer_table(layers: list[Layer]) -> str:
+    """CSV of a network's layers on one dataset with their Timeloop problem sizes."""
+    from fusionsim.workloads import problem_instance
+
+    rows = []
+    for x in layers:
+        row = x.as_dict()
+        row.update({k: v for k, v in problem_instance(x).items() if k in "CMRSPQ"})
+        row["block"] = row["block"] or ""
+        row["role"] = row["role"] or ""
+        rows.append(row)
+    return rows_to_csv(rows, LAYER_TABLE_COLUMNS)
+
+
+SUMMARY_COLUMNS = ["network", "dataset", "accelerator", "energy_uJ", "cycles", "edp_uJ_cycles"]
+
+
+def summary_rows(res_files: list[str]) -> list[dict[str, Any]]:
+    """One row per res.csv (path `<out>/<net>/<dataset>/<accel>/res.csv`): network totals."""
+    rows = []
+    for f in res_files:
+        parts = Path(f).parts
+        net, ds, acc = parts[-4], parts[-3], parts[-2]
+        with open(f, newline="") as fh:
+            total = [r for r in csv.DictReader(fh) if r["layer"] == "total"][0]
+        energy = sum(float(total[c]) for c in ("PW1/L1_e", "DW_e", "PW2_e"))
+        cycles = sum(float(total[c]) for c in ("PW1/L1_c", "DW_c", "PW2_c"))
+        rows.append(
+            {
+                "network": net,
+                "dataset": ds,
+                "accelerator": acc,
+                "energy_uJ": energy,
+                "cycles": cycles,
+                "edp_uJ_cycles": energy * cycles,
+            }
+        )
+    return rows
+
+
+def write_summary(res_files: list[str], csv_out: str, md_out: str) -> list[dict[str, Any]]:
+    """The final table across networks, datasets and accelerators, as CSV and Markdown."""
+    rows = summary_rows(res_files)
+    write_text(csv_out, rows_to_csv(rows, SUMMARY_COLUMNS))
+    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
+    for r in rows:
+        cells = [
+            r["network"],
+            r["dataset"],
+            r["accelerator"],
+            f"{r['energy_uJ']:.2f}",
+            f"{r['cycles']:.0f}",
+            f"{r['edp_uJ_cycles']:.4g}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    write_text(md_out, "\n".join(lines) + "\n")
+    return rows
