@@ -1,0 +1,292 @@
+"""fusionsim.workflow: the plan (pairs, layers, content keys), mapper settings, tables, atomic copies."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fusionsim.errors import InputError
+from fusionsim.workflow import (
+    Plan,
+    build_plan,
+    content_hash,
+    copy_files,
+    layer_cost,
+    load_accelerator,
+    merge_mapper_settings,
+    res_rows,
+    select_layers,
+    select_pairs,
+    wildcard_pattern,
+    write_summary,
+)
+from fusionsim.workloads import Layer, load_network
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def base_config(**over) -> dict:
+    cfg = {
+        "output_dir": "results",
+        "networks": ["mobilenetv2"],
+        "datasets": ["cifar10"],
+        "accelerators": {"eyeriss_like": {}},
+        "engine": "native",
+        "mapper": {
+            "algorithm": None,
+            "optimization_metrics": None,
+            "timeout": None,
+            "victory_condition": None,
+            "max_permutations_per_if_visit": None,
+            "seed": 0,
+            "threads": 1,
+        },
+        "layers": {},
+        "workloads_dir": "workloads",
+        "accelerators_dir": "accelerators",
+    }
+    cfg.update(over)
+    return cfg
+
+
+@pytest.fixture
+def two_accels(tmp_path: Path) -> Path:
+    """An accelerators folder with the baseline twice (a and b)."""
+    for name in ("a", "b"):
+        shutil.copytree(ROOT / "accelerators/eyeriss_like", tmp_path / name)
+    return tmp_path
+
+
+def test_plan_dedups_equal_problems_across_datasets() -> None:
+    plan = build_plan(base_config(datasets=["cifar10", "cifar100"]), ROOT)
+    assert plan.pairs() == [("mobilenetv2", "cifar10"), ("mobilenetv2", "cifar100")]
+    n_layers = sum(len(v) for v in plan.layers.values())
+    assert n_layers == 2 * 55
+    # only the classifier differs between CIFAR-10 and CIFAR-100
+    k10 = plan.key_of("mobilenetv2", "cifar10", "eyeriss_like", "b3_decom", "full")
+    k100 = plan.key_of("mobilenetv2", "cifar100", "eyeriss_like", "b3_decom", "full")
+    assert k10 == k100
+    assert plan.key_of("mobilenetv2", "cifar10", "eyeriss_like", "FC1", "full") != plan.key_of(
+        "mobilenetv2", "cifar100", "eyeriss_like", "FC1", "full"
+    )
+    assert len(plan.jobs) < n_layers // 2
+
+
+def test_keys_change_only_for_the_edited_accelerator(two_accels: Path) -> None:
+    cfg = base_config(
+        accelerators={"a": {}, "b": {}},
+        accelerators_dir=str(two_accels),
+        layers={"mobilenetv2": ["conv1", "b1_conv", "b1_comp"]},
+    )
+    before = build_plan(cfg, ROOT)
+    # identical accelerator contents share keys
+    assert (
+        before.layer_keys[("mobilenetv2", "cifar10", "a", "conv1", "full")]
+        == before.layer_keys[("mobilenetv2", "cifar10", "b", "conv1", "full")]
+    )
+    cfg2 = copy.deepcopy(cfg)
+    cfg2["accelerators"]["b"] = {"mapper": {"timeout": 77}}
+    after = build_plan(cfg2, ROOT)
+    for (net, ds, acc, layer, tile), key in before.layer_keys.items():
+        changed = after.layer_keys[(net, ds, acc, layer, tile)] != key
+        assert changed == (acc == "b"), (acc, layer)
+    # editing a file of accelerator a changes a's keys only
+    (two_accels / "a/constraints/map.yaml").write_text(
+        (two_accels / "a/constraints/map.yaml").read_text() + "\n#x\n"
+    )
+    edited = build_plan(cfg, ROOT)
+    for k, key in before.layer_keys.items():
+        assert (edited.layer_keys[k] != key) == (k[2] == "a")
+
+
+def test_key_covers_engine_seed_and_model_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = base_config(layers={"mobilenetv2": ["conv1"]})
+    ref = build_plan(cfg, ROOT).key_of("mobilenetv2", "cifar10", "eyeriss_like", "conv1", "full")
+    cfg_seed = copy.deepcopy(cfg)
+    cfg_seed["mapper"]["seed"] = 1
+    cfg_eng = base_config(layers={"mobilenetv2": ["conv1"]}, engine="timeloop")
+    for other in (cfg_seed, cfg_eng):
+        assert (
+            build_plan(other, ROOT).key_of("mobilenetv2", "cifar10", "eyeriss_like", "conv1", "full") != ref
+        )
+    cfg_threads = copy.deepcopy(cfg)
+    cfg_threads["mapper"]["threads"] = 2
+    assert (
+        build_plan(cfg_threads, ROOT).key_of("mobilenetv2", "cifar10", "eyeriss_like", "conv1", "full") == ref
+    )
+    import fusionsim
+
+    monkeypatch.setattr(fusionsim, "MODEL_VERSION", "test-bump", raising=False)
+    assert build_plan(cfg, ROOT).key_of("mobilenetv2", "cifar10", "eyeriss_like", "conv1", "full") != ref
+
+
+def test_map_job_inputs_pick_files_per_layer_kind() -> None:
+    plan = build_plan(base_config(layers={"mobilenetv2": ["b1_decom", "b1_conv"]}), ROOT)
+    pw = plan.map_job_inputs(plan.key_of("mobilenetv2", "cifar10", "eyeriss_like", "b1_decom", "full"))
+    dw = plan.map_job_inputs(plan.key_of("mobilenetv2", "cifar10", "eyeriss_like", "b1_conv", "full"))
+    assert len(pw["constraints"]) == 2 and pw["arch"].endswith("eyeriss_like/arch.yaml")
+    assert len(pw["components"]) == 2
+    settings_pw = plan.mappers[Path(pw["mapper"]).stem]["mapper"]
+    settings_dw = plan.mappers[Path(dw["mapper"]).stem]["mapper"]
+    assert (settings_pw["timeout"], settings_dw["timeout"]) == (50000, 10000)
+    assert "live-status" not in settings_pw
+    assert pw["problem"].startswith("results/cache/problems/")
+
+
+def test_targets_cover_every_layer_res_and_summary() -> None:
+    plan = build_plan(base_config(layers={"mobilenetv2": ["conv1", "b1_decom"]}, output_dir="out/"), ROOT)
+    t = plan.targets()
+    assert "out/mobilenetv2/cifar10/eyeriss_like/layers/b1_decom/full/stats.json" in t
+    assert "out/mobilenetv2/cifar10/eyeriss_like/res.csv" in t
+    assert t[-2:] == ["out/summary.csv", "out/summary.md"]
+    assert len([x for x in t if x.endswith("/stats.json")]) == 2
+
+
+def test_merge_mapper_settings_applies_non_null_in_order() -> None:
+    base = {
+        "mapper": {"algorithm": "random-pruned", "timeout": 5, "victory-condition": 9, "live-status": True}
+    }
+    merged = merge_mapper_settings(
+        base,
+        {"timeout": 10, "victory_condition": None, "seed": 3},
+        {"timeout": 20, "optimization_metrics": ["edp"]},
+    )
+    assert merged == {
+        "mapper": {
+            "algorithm": "random-pruned",
+            "timeout": 20,
+            "victory-condition": 9,
+            "optimization-metrics": ["edp"],
+        }
+    }
+    assert base["mapper"]["timeout"] == 5
+
+
+def test_select_pairs_and_layers_errors() -> None:
+    nets = {
+        "mobilenetv2": load_network(ROOT / "workloads/mobilenetv2.yaml"),
+        "alexnet": load_network(ROOT / "workloads/alexnet.yaml"),
+    }
+    assert select_pairs(nets, ["cifar10", "imagenet"]) == [
+        ("mobilenetv2", "cifar10"),
+        ("alexnet", "imagenet"),
+    ]
+    with pytest.raises(InputError) as exc:
+        select_pairs(nets, ["cifar10"])
+    assert exc.value.key == "networks" and "alexnet" in exc.value.line()
+    layers = [Layer("a", "conv", 3, 8, 3, 1, 8, 8), Layer("b", "fc", 8, 10, 1, 1, 1, 1)]
+    assert select_layers(layers, [], "n") == layers
+    assert [x.name for x in select_layers(layers, ["b"], "n")] == ["b"]
+    with pytest.raises(InputError, match="unknown layer 'c'"):
+        select_layers(layers, ["c"], "n")
+
+
+def test_build_plan_errors_name_the_key(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as exc:
+        build_plan(base_config(networks=["nosuchnet"]), ROOT)
+    assert exc.value.key == "networks" and "mobilenetv2" in exc.value.line()
+    with pytest.raises(InputError) as exc:
+        build_plan(base_config(accelerators={"nosuch": {}}), ROOT)
+    assert exc.value.key == "accelerators.nosuch"
+    with pytest.raises(InputError) as exc:
+        build_plan(base_config(layers={"vgg16": ["fc6"]}), ROOT)
+    assert exc.value.key == "layers.vgg16"
+
+
+def test_accelerator_manifest_errors(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "accelerators/eyeriss_like", tmp_path / "x")
+    man = tmp_path / "x/accelerator.yaml"
+    raw = yaml.safe_load(man.read_text())
+    raw["layer_kinds"]["depthwise"]["mapper"] = "mapper/missing.yaml"
+    man.write_text(yaml.safe_dump(raw))
+    with pytest.raises(InputError) as exc:
+        load_accelerator(tmp_path, "x")
+    assert exc.value.key == "layer_kinds.depthwise.mapper"
+    raw["layer_kinds"] = {"depthwise": raw["layer_kinds"]["default"]}
+    man.write_text(yaml.safe_dump(raw))
+    with pytest.raises(InputError, match="default"):
+        load_accelerator(tmp_path, "x")
+
+
+def stats(energy: float, cycles: int, glb_in: float = 0.0, dram_in: float = 0.0) -> dict:
+    return {
+        "energy_pJ": energy,
+        "cycles": cycles,
+        "utilization": 1.0,
+        "macs": 1,
+        "levels": [
+            {"name": "shared_glb", "energy_pJ": glb_in, "dataspaces": {"Inputs": {"energy_pJ": glb_in}}},
+            {"name": "DRAM", "energy_pJ": dram_in, "dataspaces": {"Inputs": {"energy_pJ": dram_in}}},
+        ],
+    }
+
+
+def test_layer_cost_groups_and_depthwise_correction() -> None:
+    pw = Layer("b1_decom", "pointwise", 24, 216, 1, 1, 32, 32, groups=3, block="b1", role="decom")
+    assert layer_cost(pw, stats(1e6, 100), ["shared_glb", "DRAM"]) == (3.0, 300.0)
+    dw = Layer("b1_conv", "depthwise", 60, 60, 3, 1, 32, 32, block="b1", role="conv", channels=240)
+    e, c = layer_cost(dw, stats(1e6, 100, glb_in=10.0, dram_in=5.0), ["shared_glb", "DRAM"])
+    assert c == 100 and e == pytest.approx((1e6 + 239 * 15.0) * 1e-6)
+    assert layer_cost(dw, stats(1e6, 100, 10.0, 5.0), [])[0] == pytest.approx(1.0)
+
+
+def test_res_rows_seed_layout() -> None:
+    layers = [
+        Layer("conv1", "conv", 3, 16, 3, 1, 32, 32),
+        Layer("b1_decom", "pointwise", 16, 96, 1, 1, 32, 32, block="b1", role="decom"),
+        Layer("b1_conv", "depthwise", 96, 96, 3, 1, 32, 32, block="b1", role="conv", channels=96),
+        Layer("b1_comp", "pointwise", 96, 24, 1, 1, 32, 32, block="b1", role="comp"),
+        Layer("FC1", "fc", 24, 10, 1, 1, 1, 1),
+    ]
+    costs = [(1.0, 10.0), (2.0, 20.0), (3.0, 30.0), (4.0, 40.0), (5.0, 50.0)]
+    rows = res_rows(layers, costs)
+    assert [r["layer"] for r in rows] == ["conv1", "b1", "FC1", "total"]
+    assert (rows[1]["PW1/L1_e"], rows[1]["DW_e"], rows[1]["PW2_e"], rows[1]["DW_c"]) == (2.0, 3.0, 4.0, 30.0)
+    assert rows[-1]["PW1/L1_e"] == 8.0 and rows[-1]["PW2_c"] == 40.0
+
+
+def test_summary_from_res_files(tmp_path: Path) -> None:
+    res = tmp_path / "net/ds/acc/res.csv"
+    res.parent.mkdir(parents=True)
+    res.write_text("layer,PW1/L1_e,DW_e,PW2_e,PW1/L1_c,DW_c,PW2_c\nb1,1,2,3,10,20,30\ntotal,1,2,3,10,20,30\n")
+    rows = write_summary([str(res)], str(tmp_path / "s.csv"), str(tmp_path / "s.md"))
+    assert rows[0]["energy_uJ"] == 6.0 and rows[0]["cycles"] == 60.0
+    got = list(csv.DictReader((tmp_path / "s.csv").open()))
+    assert got[0]["network"] == "net" and got[0]["accelerator"] == "acc"
+    assert "| net | ds | acc | 6.00 | 60 |" in (tmp_path / "s.md").read_text()
+
+
+def test_copy_files_is_atomic_and_complete(tmp_path: Path) -> None:
+    src = tmp_path / "a.json"
+    src.write_text(json.dumps({"x": 1}))
+    dst = tmp_path / "deep/b.json"
+    copy_files([(str(src), str(dst))])
+    assert json.loads(dst.read_text()) == {"x": 1}
+    assert not [p for p in dst.parent.iterdir() if p.name.endswith(".tmp")]
+    with pytest.raises(FileNotFoundError):
+        copy_files([(str(tmp_path / "missing"), str(tmp_path / "c.json"))])
+    assert not (tmp_path / "c.json").exists() and not list(tmp_path.glob(".c.json.*"))
+
+
+def test_content_hash_and_wildcard_pattern() -> None:
+    assert content_hash({"a": 1, "b": [1, 2]}) == content_hash({"b": [1, 2], "a": 1})
+    assert len(content_hash({})) == 16
+    import re
+
+    pat = wildcard_pattern(["cifar10", "cifar100"])
+    assert re.fullmatch(pat, "cifar100") and re.fullmatch(pat, "cifar10") and not re.fullmatch(pat, "cifar1")
+    assert not re.fullmatch(wildcard_pattern([]), "")
+
+
+def test_plan_is_plain_data() -> None:
+    plan = build_plan(base_config(layers={"mobilenetv2": ["conv1"]}), ROOT)
+    assert isinstance(plan, Plan) and plan.out == "results" and plan.engine == "native"
+    assert plan.layer_table_path("n", "d") == "results/n/d/layers.csv"
+    with pytest.raises(InputError):
+        plan.key_of("mobilenetv2", "cifar10", "eyeriss_like", "b9_comp", "full")
