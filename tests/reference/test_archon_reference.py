@@ -23,17 +23,16 @@ import pytest
 from fusionsim.archon.predictive import VARIANT_BY_NETWORK, FusedBlock, fused_block_costs
 from fusionsim.archon.tables import (
     RESULT_COLUMNS,
-    NamedLayer,
+    BaselineBlockResults,
+    EdgeLayerResult,
+    build_network_tables,
     dense_block,
-    final_rows,
-    head_tail_layer,
-    network_totals,
     read_sparse_cycles,
-    res_rows,
     res_summary,
-    result_rows,
     sparse_block,
     to_markdown,
+    write_final_table,
+    write_network_tables,
 )
 from fusionsim.timeloop import read_stats
 
@@ -105,17 +104,16 @@ SEED_FINAL = {
 
 
 def build_network(root: Path, net: str) -> dict:
-    """All our tables for one seed network, from its stats files."""
+    """All our tables for one seed network, from its stats files, through `build_network_tables`."""
     cfg = NETS[net]
     variant = VARIANT_BY_NETWORK[net]
     b = root / net / "cifar10" / "bottlenecks"
     sparse_cycles = read_sparse_cycles(b / "results" / "sparse_bl_res.csv", cfg.base_groups, cfg.base_cin)
-    dense, sparse = [], []
+    baseline = []
     for k in range(len(cfg.base_cin)):
         lay = {n: read_stats(b / "baseline" / f"b{k + 1}" / n / STATS) for n in ("decom", "conv", "comp")}
-        dense.append(dense_block(lay["decom"], lay["conv"], lay["comp"], cfg.base_cmid[k], cfg.base_groups))
-        sparse.append(
-            sparse_block(
+        baseline.append(
+            BaselineBlockResults(
                 lay["decom"], lay["conv"], lay["comp"], cfg.base_cmid[k], cfg.base_groups, sparse_cycles[k]
             )
         )
@@ -141,24 +139,32 @@ def build_network(root: Path, net: str) -> dict:
                 variant,
             )
         )
-    rows = res_rows(dense, sparse, fused)
     ht = root / net / "cifar10" / "head_and_tail"
 
-    def edge(part: str, sub: str, spec: list) -> list[NamedLayer]:
-        out = []
-        for name, mult, dw in spec:
-            res = read_stats(ht / part / sub / name / STATS)
-            out.append(NamedLayer(name, head_tail_layer(res, mult, dw)))
-        return out
+    def edge(part: str, sub: str, spec: list) -> list[EdgeLayerResult]:
+        return [
+            EdgeLayerResult(name, read_stats(ht / part / sub / name / STATS), mult, dw)
+            for name, mult, dw in spec
+        ]
 
-    result = result_rows(
+    tables = build_network_tables(
+        baseline,
+        fused,
         edge("baseline/head", "baseline", cfg.head),
         edge("fused/fus_head", "fusion", cfg.head_fused),
-        rows,
         edge("baseline/tail", "baseline", cfg.tail),
         edge("fused/fus_tail", "fusion", cfg.tail_fused),
     )
-    return {"dense": dense, "sparse": sparse, "fused": fused, "res": rows, "result": result}
+    dense = [dense_block(x.decom, x.conv, x.comp, x.cmid, x.groups) for x in baseline]
+    sparse = [sparse_block(x.decom, x.conv, x.comp, x.cmid, x.groups, x.sparse_cycles) for x in baseline]
+    return {
+        "dense": dense,
+        "sparse": sparse,
+        "fused": fused,
+        "res": tables.res,
+        "result": tables.result,
+        "tables": tables,
+    }
 
 
 def _read_csv(path: Path) -> list[list[str]]:
@@ -279,10 +285,16 @@ def test_seed_tables_reproduced(timeloop_ref: Path, net: str) -> None:
     assert cmp.n > 900
 
 
-def test_final_table_matches_seed_totals(timeloop_ref: Path) -> None:
+def test_final_table_matches_seed_totals(timeloop_ref: Path, tmp_path: Path) -> None:
     root = timeloop_ref / "fusion-timeloop-model"
-    totals = {(net, "cifar10"): network_totals(build_network(root, net)["result"]) for net in NETS}
-    rows = final_rows(totals)
+    totals = {}
+    for net in NETS:
+        tables = build_network(root, net)["tables"]
+        write_network_tables(tables, tmp_path / net, title=f"{net} cifar10")
+        totals[(net, "cifar10")] = tables.totals
+    rows = write_final_table(totals, tmp_path)
+    assert (tmp_path / "final.md").exists() and (tmp_path / "speedup.png").exists()
+    assert (tmp_path / "fusionet" / "block_energy.png").exists()
     print("\n" + to_markdown(rows, list(rows[0])))
     for r in rows:
         seed = SEED_FINAL[r["network"]]

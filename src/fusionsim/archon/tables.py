@@ -396,3 +396,94 @@ def read_sparse_cycles(path: str | os.PathLike, groups: int, cin: Sequence[int])
             )
         )
     return out
+
+
+# --- one network end to end (what a pipeline rule calls) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BaselineBlockResults:
+    """Engine results of one baseline bottleneck block (one group of each PW layer) and its shape."""
+
+    decom: EvalResult
+    conv: EvalResult
+    comp: EvalResult
+    cmid: int
+    groups: int = 1
+    sparse_cycles: SparseCycles | None = None  # from the sparse model; None -> no sparse columns (zeros)
+
+
+@dataclass(frozen=True)
+class EdgeLayerResult:
+    """A head/tail layer's engine result and how the seed scales it."""
+
+    name: str
+    result: EvalResult
+    multiplier: int = 1
+    depthwise_channels: int | None = None
+
+
+@dataclass(frozen=True)
+class NetworkTables:
+    res: list[dict]
+    summary: list[dict]
+    result: list[dict]
+    totals: dict[str, float]
+
+
+def build_network_tables(
+    baseline: Sequence[BaselineBlockResults],
+    fused: Sequence[FusedBlockCosts],
+    head: Sequence[EdgeLayerResult] = (),
+    head_fused: Sequence[EdgeLayerResult] = (),
+    tail: Sequence[EdgeLayerResult] = (),
+    tail_fused: Sequence[EdgeLayerResult] = (),
+    sigma: float = 0.91,
+    index_bits: int = 10,
+) -> NetworkTables:
+    """res.csv rows, its summary, result.csv rows and network totals of one (network, dataset)."""
+    zero = SparseCycles(0, 0, 0)
+    dense = [dense_block(b.decom, b.conv, b.comp, b.cmid, b.groups) for b in baseline]
+    sparse = [
+        sparse_block(b.decom, b.conv, b.comp, b.cmid, b.groups, b.sparse_cycles, sigma, index_bits)
+        if b.sparse_cycles is not None
+        else sparse_block(b.decom, b.conv, b.comp, b.cmid, b.groups, zero, 0.0, index_bits)
+        for b in baseline
+    ]
+    rows = res_rows(dense, sparse, fused)
+
+    def edge(layers: Sequence[EdgeLayerResult]) -> list[NamedLayer]:
+        return [
+            NamedLayer(x.name, head_tail_layer(x.result, x.multiplier, x.depthwise_channels)) for x in layers
+        ]
+
+    result = result_rows(edge(head), edge(head_fused), rows, edge(tail), edge(tail_fused))
+    return NetworkTables(rows, res_summary(rows), result, network_totals(result))
+
+
+def write_network_tables(tables: NetworkTables, outdir: str | os.PathLike, title: str = "") -> None:
+    """res.csv/.md, res_summary.csv/.md, result.csv/.md and the per-block plots under `outdir`."""
+    from fusionsim.archon.plots import plot_block_energy, plot_block_speedup
+
+    out = os.fspath(outdir)
+    write_table(tables.res, RES_COLUMNS, os.path.join(out, "res.csv"))
+    write_table(
+        tables.summary,
+        ["accelerator", "cycles", "speedup", "energy_uJ", "energy_ratio"],
+        os.path.join(out, "res_summary.csv"),
+    )
+    write_table(tables.result, RESULT_COLUMNS, os.path.join(out, "result.csv"))
+    plot_block_energy(tables.res, os.path.join(out, "block_energy.png"), title)
+    plot_block_speedup(tables.res, os.path.join(out, "block_speedup.png"), title)
+
+
+def write_final_table(
+    totals: dict[tuple[str, str], dict[str, float]], outdir: str | os.PathLike
+) -> list[dict]:
+    """final.csv/.md and the network speedup plot under `outdir`; returns the rows."""
+    from fusionsim.archon.plots import plot_network_speedup
+
+    rows = final_rows(totals)
+    write_table(rows, FINAL_COLUMNS, os.path.join(os.fspath(outdir), "final.csv"))
+    plot_network_speedup(rows, os.path.join(os.fspath(outdir), "speedup.png"))
+    return rows
