@@ -105,7 +105,7 @@ def timed(label: str, fn, target: float | None = None) -> None:
     t0 = time.perf_counter()
     plan = fn()
     dt = time.perf_counter() - t0
-    verdict = "" if target is None else (" (target < %g s: %s)" % (target, "met" if dt < target else "MISSED"))
+    verdict = "" if target is None else f" (target < {target:g} s: {'met' if dt < target else 'MISSED'})"
     print(f"  {label:<34} {dt:8.3f} s   fused {plan.fused_uJ:10.2f} uJ vs LBL {plan.layer_by_layer_uJ:10.2f} uJ"
           f" ({plan.saving_pct:5.1f} %), {len(plan.stacks)} stacks{verdict}")
 
