@@ -74,7 +74,7 @@ def sparse_energy_pj(dense: EvalResult, zero_fraction: float, model: SparseEnerg
 
 @dataclass(frozen=True)
 class SparseLayerResult:
-    """One layer on the sparse accelerator, already multiplied by `groups`."""
+    """One layer on the sparse accelerator, all `groups` groups included (stats span every group's passes)."""
 
     name: str
     groups: int
@@ -110,7 +110,7 @@ class SparseLayerResult:
 
 def adjust_layer(
     dense: EvalResult,
-    work: PeWork,
+    work: PeWork | Sequence[PeWork],
     *,
     name: str = "",
     groups: int = 1,
@@ -120,13 +120,19 @@ def adjust_layer(
 ) -> SparseLayerResult:
     """Sparse energy and cycles of one layer from its dense result (one group) and per-PE work.
 
-    `weight_sparsity` defaults to 1 - non-zero/total MAC slots of `work` (for weight-only sparsity this is
-    the kernel's zero fraction); it is the energy zero fraction unless `energy.zero_fraction` is set.
+    `work` is one group's `PeWork` (all `groups` groups assumed alike, the seed's x G) or a list of
+    `groups` works, one per group, run one after the other. `weight_sparsity` defaults to 1 - non-zero /
+    MAC slots of the work (for weight-only sparsity: the kernel's zero fraction); it is the energy zero
+    fraction unless `energy.zero_fraction` is set.
     """
     if groups < 1:
         raise ValueError(f"groups must be >= 1, got {groups}")
+    works = [work] * groups if isinstance(work, PeWork) else list(work)
+    if len(works) != groups:
+        raise ValueError(f"got {len(works)} per-group works for groups={groups}")
+    combined = PeWork.concat_passes(works)
     model = energy or SparseEnergyModel()
-    st = work.stats()
+    st = combined.stats()
     sparsity = 1.0 - st.weight_density if weight_sparsity is None else float(weight_sparsity)
     s = sparsity if model.zero_fraction is None else model.zero_fraction
     e = sparse_energy_pj(dense, s, model)
@@ -138,7 +144,7 @@ def adjust_layer(
         dense_energy_pj=groups * dense.energy_pJ,
         dense_cycles=groups * int(dense.cycles),
         energy_pj=groups * e,
-        cycles=groups * work.sparse_cycles(),
+        cycles=combined.sparse_cycles(),
         stats=st,
         labels=dict(labels or {}),
     )

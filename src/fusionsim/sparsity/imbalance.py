@@ -141,6 +141,16 @@ class PeWork:
         nz = np.asarray(nonzero, dtype=np.int64)
         return cls(nz, np.full_like(nz, int(macs_per_pass)))
 
+    @classmethod
+    def concat_passes(cls, works: Sequence[PeWork]) -> PeWork:
+        """Works run one after the other on the same PEs (e.g. the groups of a grouped conv)."""
+        if not works:
+            raise ValueError("need at least one PeWork")
+        rows = {w.pes for w in works}
+        if len(rows) != 1:
+            raise ValueError(f"works have different PE counts {sorted(rows)}")
+        return cls(np.hstack([w.nonzero for w in works]), np.hstack([w.dense for w in works]))
+
     @property
     def pes(self) -> int:
         return int(self.nonzero.shape[0])
