@@ -159,6 +159,7 @@ def merge_mapper_settings(base: dict[str, Any], *overrides: dict[str, Any] | Non
     """
     mapper = dict((base or {}).get("mapper", base or {}))
     mapper.pop("live-status", None)  # interactive display only; never part of a batch run
+    mapper.pop("num-threads", None)  # a resource, passed as the job's threads: not a result input
     for over in overrides:
         for key, value in (over or {}).items():
             if value is None or key not in MAPPER_KEYS:

@@ -1,0 +1,203 @@
+"""The real workflow on the .test overlay, through the snakemake CLI in a temporary directory."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fusionsim.workflow import build_plan, layer_cost
+from fusionsim.workloads import expand_network, load_network
+
+from .conftest import ROOT, SNAKEMAKE, dry_run_jobs, need_mapper, snakemake, write_overlay
+
+pytestmark = pytest.mark.slow
+
+
+def test_lint_is_clean() -> None:
+    proc = subprocess.run(
+        [SNAKEMAKE, "--lint", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("profile", ["local", "slurm"])
+def test_dry_run_with_each_profile(tmp_path: Path, profile: str) -> None:
+    jobs = dry_run_jobs(tmp_path) if profile == "local" else None
+    if jobs is not None:
+        assert len(jobs["map_layer"]) == 3 and len(jobs["collect_layer"]) == 3
+    snakemake(tmp_path, "-n", profile=profile)
+
+
+def test_bad_config_fails_at_start_naming_the_key(tmp_path: Path) -> None:
+    overlay = write_overlay(tmp_path / "bad.yaml", {"mapper": {"timeuot": 5}})
+    proc = snakemake(tmp_path, "-n", overlays=[overlay], check=False)
+    assert proc.returncode != 0
+    assert "timeuot" in proc.stdout + proc.stderr
+
+
+def _config(overlays: list[Path]) -> dict:
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for p in [ROOT / ".test/config.yaml", *overlays]:
+        over = yaml.safe_load(p.read_text())
+        for k, v in over.items():
+            cfg[k] = {**cfg[k], **v} if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
+    for acc in cfg["accelerators"]:
+        cfg["accelerators"][acc] = cfg["accelerators"][acc] or {}
+    return cfg
+
+
+def test_run_matches_package_calls_then_noop_then_targeted_rerun(
+    tmp_path: Path, two_accelerators: Path
+) -> None:
+    need_mapper()
+    from fusionsim.mapper.api import map_files
+
+    overlay = write_overlay(
+        tmp_path / "two.yaml",
+        {
+            "accelerators_dir": str(two_accelerators),
+            "accelerators": {"eyeriss_like": {}, "eyeriss_b": {}},
+        },
+    )
+    work = tmp_path / "work"
+    t0 = time.time()
+    snakemake(work, overlays=[overlay])
+    first_run_s = time.time() - t0
+    cfg = _config([overlay])
+    plan = build_plan(cfg, ROOT)
+    out = work / "results"
+    layers = expand_network(load_network(ROOT / "workloads/mobilenetv2.yaml"), "cifar10")
+    wanted = cfg["layers"]["mobilenetv2"]
+    layers = [x for x in layers if x.name in wanted]
+    # identical accelerators share every layer job
+    assert len(list((out / "cache/layers").iterdir())) == 3
+
+    for acc in ("eyeriss_like", "eyeriss_b"):
+        with (out / f"mobilenetv2/cifar10/{acc}/res.csv").open() as fh:
+            res = {r["layer"]: r for r in csv.DictReader(fh)}
+        for layer in layers:
+            d = out / f"mobilenetv2/cifar10/{acc}/layers/{layer.name}/full"
+            for name in ("problem.yaml", "mapping.yaml", "stats.json", "stats.txt"):
+                assert (d / name).stat().st_size > 0, d / name
+            stats = json.loads((d / "stats.json").read_text())
+            # the same inputs through the package API give the same numbers
+            inputs = plan.map_job_inputs(plan.key_of("mobilenetv2", "cifar10", acc, layer.name, "full"))
+            direct = map_files(
+                arch=Path(inputs["arch"]),
+                problem=d / "problem.yaml",
+                constraints=[Path(c) for c in inputs["constraints"]],
+                mapper=work / inputs["mapper"],
+                ert=Path(inputs["ert"]),
+                components=Path(
+                    plan.components_dir(plan.key_of("mobilenetv2", "cifar10", acc, layer.name, "full"))
+                ),
+                seed=cfg["mapper"]["seed"],
+                threads=1,
+                engine="native",
+            )
+            assert direct["stats"]["energy_pJ"] == pytest.approx(stats["energy_pJ"], rel=1e-9)
+            assert direct["stats"]["cycles"] == stats["cycles"]
+            energy_uj, cycles = layer_cost(layer, stats, ["shared_glb", "DRAM"])
+            row = res[layer.block or layer.name]
+            col = {"decom": "PW1/L1", "conv": "DW", "comp": "PW2", None: "PW1/L1"}[layer.role]
+            assert float(row[f"{col}_e"]) == pytest.approx(energy_uj, rel=1e-6)
+            assert float(row[f"{col}_c"]) == pytest.approx(cycles)
+    summary = list(csv.DictReader((out / "summary.csv").open()))
+    assert {r["accelerator"] for r in summary} == {"eyeriss_like", "eyeriss_b"}
+
+    # a second run does nothing
+    proc = snakemake(work, "-n", overlays=[overlay])
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-2000:]
+
+    # one accelerator's mapper setting changes: only that accelerator's jobs (and the final table) rerun
+    edit = write_overlay(
+        tmp_path / "edit.yaml", {"accelerators": {"eyeriss_b": {"mapper": {"victory_condition": 7}}}}
+    )
+    jobs = dry_run_jobs(work, overlays=[overlay, edit])
+    new_plan = build_plan(_config([overlay, edit]), ROOT)
+    b_keys = {k for (n, d, a, lay, t), k in new_plan.layer_keys.items() if a == "eyeriss_b"}
+    a_keys = {k for (n, d, a, lay, t), k in new_plan.layer_keys.items() if a == "eyeriss_like"}
+    counts = {rule: len(v) for rule, v in jobs.items()}
+    print(f"first run {first_run_s:.1f} s; rerun after editing eyeriss_b's mapper: {counts}")
+    assert {w["key"] for w in jobs["map_layer"]} == b_keys and not b_keys & a_keys
+    assert all(w["accel"] == "eyeriss_b" for w in jobs["collect_layer"]) and len(jobs["collect_layer"]) == 3
+    assert [w["accel"] for w in jobs["aggregate_res"]] == ["eyeriss_b"]
+    assert set(jobs) <= {"write_mapper", "map_layer", "collect_layer", "aggregate_res", "write_summary"}
+
+
+def test_kill_mid_run_then_rerun_completes(tmp_path: Path) -> None:
+    need_mapper()
+    work = tmp_path / "work"
+    overlay = write_overlay(
+        tmp_path / "more.yaml",
+        {
+            "layers": {
+                "mobilenetv2": [
+                    "conv1",
+                    "PW1",
+                    "DW1",
+                    "PW2",
+                    "b1_decom",
+                    "b1_conv",
+                    "b1_comp",
+                    "b2_decom",
+                    "b2_conv",
+                    "FC1",
+                ]
+            }
+        },
+    )
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(work),
+        "--workflow-profile",
+        str(ROOT / "profiles/local"),
+        "--configfile",
+        str(ROOT / ".test/config.yaml"),
+        str(overlay),
+        "--cores",
+        "2",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    logs = work / "results/logs/map_layer"
+    end = time.time() + 300
+    while time.time() < end and proc.poll() is None:
+        done = (
+            list((work / "results/cache/layers").glob("*/run.json"))
+            if (work / "results/cache/layers").exists()
+            else []
+        )
+        if logs.exists() and any(logs.iterdir()) and len(done) >= 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed; give it more layers"
+    os.killpg(proc.pid, signal.SIGKILL)  # the snakemake process group this test started
+    proc.wait()
+    # nothing that looks finished is partial: every stats.json present parses
+    for f in (work / "results").rglob("stats.json"):
+        json.loads(f.read_text())
+    snakemake(work, overlays=[overlay])
+    out = work / "results/mobilenetv2/cifar10/eyeriss_like"
+    with (out / "res.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[-1]["layer"] == "total" and float(rows[-1]["PW1/L1_e"]) > 0
+    for layer in ("conv1", "b2_conv", "FC1"):
+        stats = json.loads((out / f"layers/{layer}/full/stats.json").read_text())
+        assert stats["cycles"] > 0
+    assert not list((work / "results").rglob("*.tmp"))
+    proc = snakemake(work, "-n", overlays=[overlay])
+    assert "Nothing to be done" in proc.stdout + proc.stderr
