@@ -9,11 +9,10 @@ follows a short recursion memoised on the gradient state (`_delta_sum`), instead
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
-from functools import cache
-
-import numpy as np
+from functools import lru_cache
 
 from fusionsim.spec.arch import Arch
 from fusionsim.spec.mapping import Mapping
@@ -65,8 +64,12 @@ def build_loops(mapping: Mapping, problem: Problem) -> list[LoopInfo]:
     return loops
 
 
-def _box_widths(problem: Problem, ds: int, extents: list[int]) -> tuple[int, ...]:
-    return tuple(sum(abs(c) * (extents[d] - 1) for c, d in terms) + 1 for terms in problem.dataspaces[ds].projection)
+Proj = tuple[tuple[tuple[int, int], ...], ...]  # per dataspace dimension: (coefficient, problem dim) terms
+
+
+def _box_widths(proj: Proj, extents: list[int] | tuple[int, ...]) -> tuple[int, ...]:
+    """Bounding-box widths of a dataspace tile for the given problem-space extents."""
+    return tuple(sum(abs(c) * (extents[d] - 1) for c, d in terms) + 1 for terms in proj)
 
 
 def analyse_nest(arch: Arch, problem: Problem, mapping: Mapping) -> NestResult:
@@ -102,17 +105,20 @@ def analyse_nest(arch: Arch, problem: Problem, mapping: Mapping) -> NestResult:
     for k in range(nlev):
         spatial_k = [(i, lp) for i, lp in enumerate(loops) if lp.level == k and lp.spatial]
         replication = math.prod(lp.bound for lp in loops if lp.spatial and lp.level > k)
-        above = [i for i in temporal_idx if loops[i].level >= k]
+        above_sig = tuple((loops[i].dim, loops[i].bound, scales[i]) for i in temporal_idx
+                          if loops[i].level >= k and loops[i].bound > 1)
+        spatial_sig = tuple((lp.dim, lp.bound, scales[i]) for i, lp in spatial_k)
         row = []
         for ds in range(len(problem.dataspaces)):
             t = TileStats(replication=replication)
-            t.size = math.prod(_box_widths(problem, ds, extents[k]))
+            proj = problem.projections[ds]
+            t.size = math.prod(_box_widths(proj, extents[k]))
             if k == 0:
                 total = compute_cycles
             else:
-                total = _temporal_deltas(problem, ds, extents[k - 1], loops, scales, above)
+                total = _temporal_deltas(proj, _box_widths(proj, extents[k - 1]), above_sig)
             if spatial_k:
-                groups = _multicast_groups(problem, ds, spatial_k, scales, nd)
+                groups = _multicast_groups(proj, spatial_sig)
                 t.fanout = math.prod(lp.bound for _, lp in spatial_k)
                 for m, count in groups.items():
                     t.accesses[m] = total * count
@@ -132,7 +138,7 @@ def analyse_nest(arch: Arch, problem: Problem, mapping: Mapping) -> NestResult:
         col[-1].partition = part
         for k in range(nlev - 2, -1, -1):
             me = master_extents[k + 1]
-            den = math.prod(_box_widths(problem, ds, me)) if me is not None else col[k].size
+            den = math.prod(_box_widths(problem.projections[ds], me)) if me is not None else col[k].size
             part = part * col[k].size // den
             col[k].partition = part
         # fills from the next level's deliveries (before masking)
@@ -163,50 +169,44 @@ def analyse_nest(arch: Arch, problem: Problem, mapping: Mapping) -> NestResult:
     return NestResult(tiles, compute_cycles, compute_cycles * arith_ui, arith_ui)
 
 
-def _project(problem: Problem, ds: int, offsets: np.ndarray) -> np.ndarray:
-    """Project problem-space offsets (..., nd) onto the dataspace's dimensions (..., ndim_ds)."""
-    proj = problem.dataspaces[ds].projection
-    mat = np.zeros((len(proj), len(problem.dims)), dtype=np.int64)
-    for p, terms in enumerate(proj):
-        for c, d in terms:
-            mat[p, d] += c
-    return offsets @ mat.T
+def _move(proj: Proj, offset: dict[int, int]) -> tuple[int, ...]:
+    """Translation of a dataspace box for a problem-space offset {dim: amount}."""
+    return tuple(sum(c * offset.get(d, 0) for c, d in terms) for terms in proj)
 
 
-def _multicast_groups(problem: Problem, ds: int, spatial: list, scales: list[int], nd: int) -> dict[int, int]:
-    """Children of a spatial run grouped by identical delta boxes: {multicast factor: number of groups}."""
-    bounds = [lp.bound for _, lp in spatial]
-    grid = np.indices(bounds).reshape(len(bounds), -1).T  # children x loops
-    offsets = np.zeros((grid.shape[0], nd), dtype=np.int64)
-    for j, (i, lp) in enumerate(spatial):
-        offsets[:, lp.dim] += grid[:, j] * scales[i]
-    projected = _project(problem, ds, offsets)
-    _, counts = np.unique(projected, axis=0, return_counts=True)
-    sizes, n = np.unique(counts, return_counts=True)
-    return {int(s): int(c) for s, c in zip(sizes, n)}
+@lru_cache(maxsize=1 << 16)
+def _multicast_groups(proj: Proj, spatial: tuple[tuple[int, int, int], ...]) -> dict[int, int]:
+    """Children of a spatial run grouped by identical delta boxes: {multicast factor: number of groups}.
+    `spatial` lists (dim, bound, scale) of the run's loops; a child's delta is child 0's translated by its
+    projected offset, so equal projected offsets mean equal deltas."""
+    counts: dict[tuple[int, ...], int] = {}
+    for idx in itertools.product(*(range(b) for _, b, _ in spatial)):
+        off: dict[int, int] = {}
+        for (d, _, sc), i in zip(spatial, idx):
+            off[d] = off.get(d, 0) + i * sc
+        key = _move(proj, off)
+        counts[key] = counts.get(key, 0) + 1
+    groups: dict[int, int] = {}
+    for m in counts.values():
+        groups[m] = groups.get(m, 0) + 1
+    return groups
 
 
-def _temporal_deltas(problem: Problem, ds: int, child_extents: list[int], loops: list[LoopInfo],
-                     scales: list[int], above: list[int]) -> int:
-    """Words delivered to one child instance over the whole run: Σ over simulated iterations of |delta|."""
-    widths = _box_widths(problem, ds, child_extents)
+@lru_cache(maxsize=1 << 16)
+def _temporal_deltas(proj: Proj, widths: tuple[int, ...], above: tuple[tuple[int, int, int], ...]) -> int:
+    """Words delivered to one child instance over the whole run: Σ over simulated iterations of |delta|.
+    `above` lists (dim, bound, scale) of the temporal loops (bound > 1) above the child, innermost first."""
     tile = math.prod(widths)
-    active = [i for i in above if loops[i].bound > 1]
-    if not active:
+    if not above:
         return tile
-    nd = len(problem.dims)
-    # translation of the child box (in dataspace coordinates) for a carry at each active loop
-    offs = np.zeros((len(active), nd), dtype=np.int64)
-    for j, i in enumerate(active):
-        offs[j, loops[i].dim] += scales[i]
-        for i2 in active[:j]:
-            offs[j, loops[i2].dim] -= scales[i2]
-    moves = _project(problem, ds, offs)
     trans = []
-    for j in range(len(active)):
-        trans.append(_transition(tuple(int(x) for x in moves[j]), widths, tile))
-    bounds = tuple(loops[i].bound for i in active)
-    return tile + _delta_sum(tuple(trans), bounds, tile)
+    back: dict[int, int] = {}  # inner loops wrap from iteration #1 back to #0 on a carry
+    for d, _, sc in above:
+        off = {k: -v for k, v in back.items()}
+        off[d] = off.get(d, 0) + sc
+        trans.append(_transition(_move(proj, off), widths, tile))
+        back[d] = back.get(d, 0) + sc
+    return tile + _delta_sum(tuple(trans), tuple(b for _, b, _ in above), tile)
 
 
 def _transition(move: tuple[int, ...], widths: tuple[int, ...], tile: int) -> tuple[int, object, bool]:
@@ -214,16 +214,17 @@ def _transition(move: tuple[int, ...], widths: tuple[int, ...], tile: int) -> tu
     nz = [p for p, v in enumerate(move) if v]
     if not nz:
         return 0, _ZERO, True
-    if any(abs(move[p]) >= widths[p] for p in nz) or len(nz) >= 2:
+    if len(nz) >= 2 or abs(move[nz[0]]) >= widths[nz[0]]:
         return tile, _ZERO, False
     p = nz[0]
     return tile // widths[p] * abs(move[p]), (p, 1 if move[p] > 0 else -1), False
 
 
 def _delta_sum(trans: tuple, bounds: tuple[int, ...], tile: int) -> int:
-    """Weighted delta sum of the binary-counter leaf sequence with the gradient-reset rule (memoised)."""
+    """Weighted delta sum of the binary-counter leaf sequence under the gradient-reset rule: the subtree of
+    loop j is iteration #0 of the loops inside it, the carry of loop j, then iteration #1 weighted n_j - 1."""
+    memo: dict[tuple[int, object], tuple[int, object]] = {}
 
-    @cache
     def apply(j: int, state: object) -> tuple[int, object]:
         size, grad, empty = trans[j]
         if state is _ZERO:
@@ -234,13 +235,16 @@ def _delta_sum(trans: tuple, bounds: tuple[int, ...], tile: int) -> int:
             return size, grad
         return tile, _ZERO
 
-    @cache
     def subtree(j: int, state: object) -> tuple[int, object]:
         if j < 0:
             return 0, state
+        key = (j, state)
+        if key in memo:
+            return memo[key]
         a, sa = subtree(j - 1, state)
         d, sb = apply(j, sa)
         c, sc = subtree(j - 1, sb)
-        return a + (bounds[j] - 1) * (d + c), sc
+        memo[key] = out = (a + (bounds[j] - 1) * (d + c), sc)
+        return out
 
     return subtree(len(bounds) - 1, _ZERO)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,11 @@ class Problem:
     densities: tuple[float, ...]  # per dataspace, default 1.0
     file: str = ""
     coefficients: tuple[tuple[str, int], ...] = ()
+
+    @cached_property
+    def projections(self) -> tuple[tuple[tuple[tuple[int, int], ...], ...], ...]:
+        """Per dataspace, per dataspace dimension, the (coefficient, problem-dim index) terms."""
+        return tuple(d.projection for d in self.dataspaces)
 
     @property
     def macs(self) -> int:
