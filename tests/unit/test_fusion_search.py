@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 from pathlib import Path
@@ -13,6 +14,7 @@ from fusionsim.errors import InputError
 from fusionsim.fusion.costs import CostOptions, StackCoster, pareto_knapsack
 from fusionsim.fusion.deepfrack_compat import seed_tilings
 from fusionsim.fusion.plan import BufferLevels, Level
+from fusionsim.fusion.report import format_log, write_plan
 from fusionsim.fusion.search import search_exact
 from fusionsim.fusion.tables import TYPES, CostTables, LayerShape
 from fusionsim.fusion.workload import build_workload
@@ -185,3 +187,12 @@ def test_latency_needs_cycles() -> None:
     tables.cycles = None
     with pytest.raises(InputError, match="cycle tables"):
         search_exact(build_workload(shapes), tables, levels, "latency")
+
+
+def test_plan_outputs(tmp_path) -> None:
+    shapes, tables, levels = random_case(4, 3)
+    plan = search_exact(build_workload(shapes), tables, levels, "energy")
+    write_plan(plan, tmp_path / "fusion.json", tmp_path / "fusion.log")
+    assert json.loads((tmp_path / "fusion.json").read_text())["fused_uJ"] == pytest.approx(plan.fused_uJ)
+    log = (tmp_path / "fusion.log").read_text()
+    assert log == format_log(plan) and "layer by layer" in log
