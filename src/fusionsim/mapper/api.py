@@ -1,0 +1,125 @@
+"""`map_files`: the one function behind `fusionsim map` and the pipeline's per-layer mapper job."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fusionsim import atomic_io
+from fusionsim.errors import InputError
+from fusionsim.mapper.search import search_mappings
+from fusionsim.mapper.space import MapSpace
+from fusionsim.model import semantics_v1 as sem
+from fusionsim.model.evaluate import evaluate
+from fusionsim.model.result import EvalResult
+from fusionsim.spec.arch import Arch, load_arch
+from fusionsim.spec.constraints import load_constraints
+from fusionsim.spec.ert import load_ert
+from fusionsim.spec.mapper_spec import load_mapper_spec
+from fusionsim.spec.mapping import Mapping
+from fusionsim.spec.problem import Problem, load_problem
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("native", "timeloop")
+
+
+def map_files(arch: Path, problem: Path, constraints: list[Path], mapper: Path, ert: Path,
+              components: Path | None = None, seed: int = 0, threads: int = 1, engine: str = "native",
+              out_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Search the best mapping of one layer; returns {"mapping": YAML text, "stats": EvalResult JSON,
+    "evaluated", "valid", "seconds"} and, with `out_dir`, writes mapping.yaml, stats.json and stats.txt there.
+    `threads` caps the worker processes (the mapper YAML's num-threads is not used: results never depend on it)."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}", key="--engine", fix="use native or timeloop")
+    if threads < 1:
+        raise InputError(f"threads must be >= 1, got {threads}", key="--threads")
+    if engine == "timeloop":
+        from fusionsim.timeloop.runner import run_timeloop_mapper
+
+        result = run_timeloop_mapper(arch, problem, list(constraints), mapper, ert, components=components,
+                                     out_dir=out_dir)
+        return result
+    t0 = time.monotonic()
+    a = load_arch(arch, components)
+    p = load_problem(problem)
+    if not constraints:
+        raise InputError("no constraint file given", key="--constraints", fix="pass at least one constraints YAML")
+    cons = load_constraints(list(constraints))
+    spec = load_mapper_spec(mapper)
+    prices = sem.price_levels(a, load_ert(ert))
+    space = MapSpace.build(a, p, cons)
+    res = search_mappings(space, prices, spec, seed=seed, threads=threads, progress=progress)
+    stats = evaluate(a, p, res.mapping, prices)
+    out = {
+        "mapping": res.mapping.to_yaml(p),
+        "stats": stats.to_json(),
+        "evaluated": res.evaluated,
+        "valid": res.valid,
+        "seconds": round(time.monotonic() - t0, 3),
+    }
+    log.info("mapper stopped: %s", res.stop_reason)
+    if out_dir is not None:
+        write_outputs(Path(out_dir), out, stats_text(a, p, res.mapping, stats))
+    return out
+
+
+def write_outputs(out_dir: Path, result: dict[str, Any], stats_txt: str) -> None:
+    """mapping.yaml, stats.json and stats.txt, each written atomically."""
+    atomic_io.write_text(out_dir / "mapping.yaml", result["mapping"])
+    atomic_io.write_json(out_dir / "stats.json", result["stats"])
+    atomic_io.write_text(out_dir / "stats.txt", stats_txt)
+
+
+def stats_text(arch: Arch, problem: Problem | None, mapping: Mapping, res: EvalResult) -> str:
+    """A Timeloop v1.0-style stats.txt: per-level sections, the topology totals and the Summary Stats, in the
+    layout `fusionsim.timeloop.stats_reader` reads back (network sections are omitted: their energy is 0)."""
+    caps = {lv.name: {ds: s.utilized_capacity for ds, s in res.level(lv.name).dataspaces.items()}
+            for lv in arch.storage}
+    lines = ["Buffer and Arithmetic Levels", "----------------------------"]
+    for i, lv in enumerate(res.levels):
+        if lv.kind == "network":
+            continue
+        lines += [f"Level {i}", "-------", f"=== {lv.name} ===", "", "    SPECS", "    -----"]
+        if lv.kind == "arithmetic":
+            lines += [f"    Instances                : {arch.arithmetic.instances}",
+                      f"    Energy-per-op            : {lv.energy_pJ / max(1, res.macs):.5f} pJ", "", "    STATS",
+                      "    -----",
+                      f"    Utilized instances      : {res.macs // max(1, res.cycles)}",
+                      f"    Cycles                  : {lv.cycles}",
+                      f"    Algorithmic Computes (total)        : {res.macs}",
+                      f"    Energy (total)          : {lv.energy_pJ:.2f} pJ", ""]
+            continue
+        st = arch.storage[arch.storage_index(lv.name)]
+        lines += [f"        Technology           : {'DRAM' if st.is_dram else 'SRAM'}",
+                  f"        Size                 : {st.size if st.size is not None else '-'}",
+                  f"        Instances            : {st.instances}", "", "    STATS", "    -----",
+                  f"    Cycles               : {lv.cycles}"]
+        for ds, s in lv.dataspaces.items():
+            if s.utilized_capacity == 0 and s.reads == 0 and s.fills == 0 and s.updates == 0:
+                continue
+            lines += [f"    {ds}:",
+                      f"        Partition size                           : {s.partition_size}",
+                      f"        Utilized capacity                        : {s.utilized_capacity}",
+                      f"        Utilized instances (max)                 : {s.utilized_instances}",
+                      f"        Utilized clusters (max)                  : {s.utilized_clusters}",
+                      f"        Scalar reads (per-instance)              : {s.reads}",
+                      f"        Scalar updates (per-instance)            : {s.updates}",
+                      f"        Scalar fills (per-instance)              : {s.fills}",
+                      f"        Temporal reductions (per-instance)       : {s.temporal_reductions}",
+                      f"        Address generations (per-cluster)        : {s.address_generations}",
+                      f"        Energy (total)                           : {s.energy_pJ:.2f} pJ"]
+        lines.append("")
+    lines += ["Networks", "--------", "", f"Total topology energy: {res.energy_pJ:.2f} pJ",
+              f"Max topology cycles: {res.cycles}", "", "Summary Stats", "-------------",
+              f"Utilization: {res.utilization:.2f}", f"Cycles: {res.cycles}",
+              f"Energy: {res.energy_pJ / 1e6:.2f} uJ", "", f"MACCs = {res.macs}",
+              "pJ/Compute"]
+    for lv in res.levels:
+        lines.append(f"    {lv.name:<24} = {lv.energy_pJ / max(1, res.macs):.3f}")
+    lines.append(f"    {'Total':<24} = {res.energy_pJ / max(1, res.macs):.3f}")
+    lines += ["", "Mapping", "-------", mapping.to_text(caps)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,355 @@
+"""The mapspace of one layer on one arch under constraints, as Timeloop v1.0's `Uber` mapspace defines it:
+index factorisations over the tiling levels (per storage level a temporal level and, where the fanout is > 1,
+a spatial level just inside it), loop permutations, spatial X/Y splits and keep/bypass choices.
+
+Factorisations are enumerated depth-first from the innermost tiling level outwards, so a buffer whose tile
+(summed over the dataspaces it must keep) overflows, or a spatial level whose X or Y fanout is exceeded, cuts
+off every factorisation of the outer levels at once. Permutations only order the non-unit loops (unit loops
+are dropped from the nest), the user's permutation prefix is innermost, and the X/Y split never changes the
+cost (only labels), so one legal split is picked per factorisation."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from fusionsim.errors import InputError
+from fusionsim.spec.arch import Arch
+from fusionsim.spec.constraints import Constraints, validate_constraints
+from fusionsim.spec.mapping import LevelMapping, Loop, Mapping
+from fusionsim.spec.problem import Problem
+
+log = logging.getLogger(__name__)
+
+Factorization = tuple[tuple[int, ...], ...]  # [tiling level][dim] -> factor
+
+
+@dataclass(frozen=True)
+class TilingLevel:
+    """One tiling level: the temporal or spatial loops of one storage level."""
+
+    storage: int
+    spatial: bool
+    name: str
+    fanout_x: int = 1
+    fanout_y: int = 1
+    prefix: tuple[int, ...] = ()  # user permutation prefix (dim indices), innermost first
+    split: int | None = None
+    canonical: bool = False  # loop order not searched (innermost temporal level, as Timeloop)
+
+
+@dataclass
+class MapSpace:
+    """Everything the search needs to enumerate, build and prune candidate mappings."""
+
+    arch: Arch
+    problem: Problem
+    levels: list[TilingLevel]
+    fixed: list[dict[int, int]]  # per tiling level: dim -> fixed factor
+    maxf: list[dict[int, int]]  # per tiling level: dim -> max factor
+    keep_forced: list[frozenset[str]]  # per storage level: dataspaces always kept
+    keep_free: list[tuple[str, ...]]  # per storage level: dataspaces whose keep/bypass is searched
+    min_utilization: float = 0.0
+    temporal_of: list[int] = field(default_factory=list)  # storage level -> index of its temporal level
+    source: str | None = None  # the constraint files, for error messages
+    deepest: int = -1  # deepest tiling level the enumeration reached (diagnostics)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def build(cls, arch: Arch, problem: Problem, cons: Constraints) -> MapSpace:
+        """Resolve the constraints against the arch and problem (names, `0` factors, clamping)."""
+        names = arch.level_names()
+        spatial_names = {lv.name for i, lv in enumerate(arch.storage) if arch.fanout(i) > 1}
+        validate_constraints(cons, names, problem.dims, problem.dataspace_names(), spatial_names)
+        dims = problem.dims
+        levels: list[TilingLevel] = []
+        fixed: list[dict[int, int]] = []
+        maxf: list[dict[int, int]] = []
+        temporal_of: list[int] = []
+        for i, lv in enumerate(arch.storage):
+            fx, fy = arch.fanout_xy(i)
+            for spatial in ((True, False) if fx * fy > 1 else (False,)):
+                lc = cons.level("spatial" if spatial else "temporal", lv.name)
+                prefix = tuple(dims.index(d) for d in lc.permutation)
+                canonical = (not spatial and not levels) and not prefix
+                levels.append(TilingLevel(i, spatial, lv.name, fx, fy, prefix, lc.split if spatial else None,
+                                          canonical))
+                f: dict[int, int] = {}
+                for d, v in lc.factors.items():
+                    b = problem.bound(d)
+                    if v == 0:
+                        v = b
+                    elif v > b:
+                        log.warning("constraint %s=%d at %s exceeds the problem bound; using %d", d, v, lv.name, b)
+                        v = b
+                    f[dims.index(d)] = v
+                fixed.append(f)
+                maxf.append({dims.index(d): v for d, v in lc.max_factors.items()})
+                if not spatial:
+                    temporal_of.append(len(levels) - 1)
+        # Timeloop: a fixed factor that does not divide what is left becomes a free variable (with a warning).
+        for di, d in enumerate(dims):
+            partial = 1
+            for li, f in enumerate(fixed):
+                if di in f:
+                    if problem.bound(d) % (f[di] * partial) == 0:
+                        partial *= f[di]
+                    else:
+                        log.warning("constraint %s=%d at %s does not divide %d with the factors already fixed; "
+                                    "treating it as free (as Timeloop v1.0)", d, f[di], levels[li].name,
+                                    problem.bound(d))
+                        del f[di]
+        ds_names = problem.dataspace_names()
+        keep_forced, keep_free = [], []
+        for i, lv in enumerate(arch.storage):
+            if i == len(arch.storage) - 1:
+                keep_forced.append(frozenset(ds_names))
+                keep_free.append(())
+                continue
+            k = cons.keep.get(lv.name, set())
+            b = cons.bypass.get(lv.name, set())
+            keep_forced.append(frozenset(d for d in ds_names if d in k))
+            keep_free.append(tuple(d for d in ds_names if d not in k and d not in b))
+        space = cls(arch, problem, levels, fixed, maxf, keep_forced, keep_free,
+                    float(cons.min_utilization or 0.0), temporal_of)
+        space.source = ", ".join(cons.files) or None
+        space._check_closed_dims()
+        return space
+
+    def deepest_level_name(self) -> str:
+        """Where the enumeration got stuck: the tiling level no candidate could pass."""
+        if self.deepest < 0:
+            return "none"
+        if self.deepest >= len(self.levels):
+            return "all levels fit; the minimum utilization or the leftover factors failed"
+        lv = self.levels[self.deepest]
+        return f"{lv.name} ({'spatial' if lv.spatial else 'temporal'})"
+
+    def _check_closed_dims(self) -> None:
+        """A dimension fixed at every tiling level must multiply to its bound, else nothing can be valid."""
+        for di, d in enumerate(self.problem.dims):
+            if all(di in f for f in self.fixed):
+                prod = math.prod(f[di] for f in self.fixed)
+                if prod != self.problem.bound(d):
+                    raise InputError(f"the constraints fix {d} at every level to a product of {prod}, but the "
+                                     f"problem bound is {self.problem.bound(d)}: no mapping can satisfy them",
+                                     file=self.source, key=f"factors.{d}", fix=f"leave {d} free at one level or use 0 (the whole "
+                                                             "dimension)")
+
+    # ------------------------------------------------------------------ tiles
+    def tile_words(self, extents: list[int], ds: int) -> int:
+        """Words of dataspace `ds` in a tile whose problem-space extents are `extents` (bounding box)."""
+        n = 1
+        for terms in self.problem.dataspaces[ds].projection:
+            n *= sum(abs(c) * (extents[d] - 1) for c, d in terms) + 1
+        return n
+
+    def _fits(self, storage: int, extents: list[int], keep: frozenset[str]) -> bool:
+        cap = self.arch.storage[storage].effective_size
+        if cap is None:
+            return True
+        used = 0
+        for j, ds in enumerate(self.problem.dataspaces):
+            if ds.name in keep:
+                used += self.tile_words(extents, j)
+                if used > cap:
+                    return False
+        return True
+
+    # ------------------------------------------------------------------ factorisations
+    def _options(self, li: int, rem: list[int], later_fixed: list[list[int]], last_free: list[int]) -> list[list[int]]:
+        """Per dimension, the factors level `li` may take given what is left to factor."""
+        opts = []
+        for di in range(len(self.problem.dims)):
+            r = rem[di]
+            if di in self.fixed[li]:
+                opts.append([self.fixed[li][di]] if r % self.fixed[li][di] == 0 else [])
+                continue
+            need = later_fixed[li][di]
+            if last_free[di] == li:
+                f = r // need if r % need == 0 else 0
+                cand = [f] if f >= 1 else []
+            else:
+                cand = [f for f in _divisors(r) if (r // f) % need == 0]
+            mx = self.maxf[li].get(di)
+            if mx is not None:
+                cand = [f for f in cand if f <= mx]
+            opts.append(cand)
+        return opts
+
+    def _prep(self) -> tuple[list[list[int]], list[int]]:
+        nd, nl = len(self.problem.dims), len(self.levels)
+        later_fixed = [[1] * nd for _ in range(nl)]
+        for li in range(nl - 2, -1, -1):
+            for di in range(nd):
+                f = self.fixed[li + 1].get(di, 1)
+                later_fixed[li][di] = later_fixed[li + 1][di] * f
+        last_free = [-1] * nd
+        for li in range(nl):
+            for di in range(nd):
+                if di not in self.fixed[li]:
+                    last_free[di] = li
+        return later_fixed, last_free
+
+    def factorizations(self, rng: random.Random | None = None) -> Iterator[Factorization]:
+        """Every factorisation that fits the buffers (forced-kept dataspaces) and the X/Y fanouts, depth-first
+        from the innermost level; with `rng` the branches are visited in a random order."""
+        later_fixed, last_free = self._prep()
+        nd, nl = len(self.problem.dims), len(self.levels)
+        bounds = list(self.problem.bounds)
+
+        def rec(li: int, rem: list[int], ext: list[int], acc: list[tuple[int, ...]]) -> Iterator[Factorization]:
+            self.deepest = max(self.deepest, li)
+            if li == nl:
+                if all(r == 1 for r in rem) and self._utilization_ok(acc):
+                    yield tuple(acc)
+                return
+            lvl = self.levels[li]
+            opts = self._options(li, rem, later_fixed, last_free)
+            if any(not o for o in opts):
+                return
+            combos: Iterator[tuple[int, ...]] | list[tuple[int, ...]] = itertools.product(*opts)
+            if rng is not None:
+                combos = list(combos)
+                rng.shuffle(combos)
+            for combo in combos:
+                if lvl.spatial:
+                    if math.prod(combo) > lvl.fanout_x * lvl.fanout_y or self.spatial_axes(li, combo) is None:
+                        continue
+                new_ext = [ext[d] * combo[d] for d in range(nd)]
+                if not lvl.spatial and not self._fits(lvl.storage, new_ext, self.keep_forced[lvl.storage]):
+                    continue
+                acc.append(combo)
+                yield from rec(li + 1, [rem[d] // combo[d] for d in range(nd)], new_ext, acc)
+                acc.pop()
+
+        yield from rec(0, bounds, [1] * nd, [])
+
+    def _utilization_ok(self, fact: list[tuple[int, ...]] | Factorization) -> bool:
+        if self.min_utilization <= 0:
+            return True
+        used = math.prod(math.prod(f) for f, lv in zip(fact, self.levels) if lv.spatial)
+        return used / self.arch.arithmetic.instances >= self.min_utilization
+
+    # ------------------------------------------------------------------ spatial X/Y
+    def spatial_axes(self, li: int, factors: tuple[int, ...]) -> tuple[list[int], list[int]] | None:
+        """A legal (X dims, Y dims) split of the non-unit spatial loops of level `li`, or None."""
+        lvl = self.levels[li]
+        nd = len(factors)
+        nonunit = [d for d in range(nd) if factors[d] > 1]
+        fx, fy = lvl.fanout_x, lvl.fanout_y
+
+        def ok(xs: list[int], ys: list[int]) -> bool:
+            return math.prod(factors[d] for d in xs) <= fx and math.prod(factors[d] for d in ys) <= fy
+
+        if lvl.split is not None:
+            prefix = list(lvl.prefix)
+            free = [d for d in range(nd) if d not in prefix]
+            x_fixed = [d for d in prefix[: lvl.split] if factors[d] > 1]
+            y_fixed = [d for d in prefix[lvl.split:] if factors[d] > 1]
+            kx = max(0, lvl.split - len(prefix))
+            ky = len(free) - kx
+            free_nu = [d for d in free if factors[d] > 1]
+            for r in range(len(free_nu) + 1):
+                for xs in itertools.combinations(free_nu, r):
+                    ys = [d for d in free_nu if d not in xs]
+                    if r <= kx and len(ys) <= ky and ok(x_fixed + list(xs), y_fixed + ys):
+                        return x_fixed + list(xs), y_fixed + ys
+            return None
+        if lvl.prefix or fx > 1 and fy > 1:
+            order = [d for d in lvl.prefix if factors[d] > 1]
+            free_nu = [d for d in nonunit if d not in order]
+        else:
+            order, free_nu = nonunit, []
+        for j in range(len(order) + 1):
+            if j < len(order):
+                xs, ys = order[:j], order[j:] + free_nu
+                if ok(xs, ys):
+                    return xs, ys
+            else:
+                for r in range(len(free_nu) + 1):
+                    for extra in itertools.combinations(free_nu, r):
+                        xs = order + list(extra)
+                        ys = [d for d in free_nu if d not in extra]
+                        if ok(xs, ys):
+                            return xs, ys
+        return None
+
+    # ------------------------------------------------------------------ permutations and bypass
+    def permutation_choices(self, fact: Factorization) -> list[list[tuple[int, ...]]]:
+        """Per temporal tiling level, the orders (innermost first) of its non-unit loops."""
+        out = []
+        for li in self.temporal_of:
+            lvl, f = self.levels[li], fact[li]
+            nonunit = [d for d in range(len(f)) if f[d] > 1]
+            head = [d for d in lvl.prefix if f[d] > 1]
+            rest = [d for d in nonunit if d not in head]
+            if lvl.canonical or len(rest) <= 1:
+                out.append([tuple(head + rest)])
+            else:
+                out.append([tuple(head + list(p)) for p in itertools.permutations(rest)])
+        return out
+
+    def bypass_choices(self, fact: Factorization) -> list[tuple[frozenset[str], ...]]:
+        """Keep sets per storage level for every combination of the unconstrained keep/bypass bits that fits."""
+        per_level: list[list[frozenset[str]]] = []
+        ext = [1] * len(self.problem.dims)
+        for si in range(len(self.arch.storage)):
+            for li, lvl in enumerate(self.levels):
+                if lvl.storage == si:
+                    ext = [e * f for e, f in zip(ext, fact[li])]
+            base = self.keep_forced[si]
+            opts = []
+            for r in range(len(self.keep_free[si]) + 1):
+                for extra in itertools.combinations(self.keep_free[si], r):
+                    keep = base | frozenset(extra)
+                    if self._fits(si, ext, keep):
+                        opts.append(keep)
+            per_level.append(opts)
+        return [tuple(c) for c in itertools.product(*per_level)]
+
+    def cycles_lower_bound(self, fact: Factorization) -> int:
+        """Compute cycles (product of temporal factors): the delay when no level is bandwidth-bound."""
+        return math.prod(math.prod(f) for f, lv in zip(fact, self.levels) if not lv.spatial)
+
+    # ------------------------------------------------------------------ mapping
+    def build_mapping(self, fact: Factorization, perms: tuple[tuple[int, ...], ...],
+                      keeps: tuple[frozenset[str], ...]) -> Mapping:
+        """The Mapping of one point of the space (perms per temporal level, keep sets per storage level)."""
+        dims = self.problem.dims
+        temporal: dict[int, tuple[Loop, ...]] = {}
+        spatial: dict[int, tuple[Loop, ...]] = {}
+        ti = 0
+        for li, lvl in enumerate(self.levels):
+            f = fact[li]
+            if lvl.spatial:
+                axes = self.spatial_axes(li, f)
+                assert axes is not None
+                xs, ys = axes
+                spatial[lvl.storage] = tuple(Loop(dims[d], f[d], True, "X") for d in xs) + tuple(
+                    Loop(dims[d], f[d], True, "Y") for d in ys)
+            else:
+                temporal[lvl.storage] = tuple(Loop(dims[d], f[d]) for d in perms[ti])
+                ti += 1
+        levels = tuple(
+            LevelMapping(lv.name, temporal.get(i, ()), spatial.get(i, ()), keeps[i])
+            for i, lv in enumerate(self.arch.storage))
+        return Mapping(levels)
+
+
+@functools.cache
+def _divisors(n: int) -> tuple[int, ...]:
+    small, large = [], []
+    i = 1
+    while i * i <= n:
+        if n % i == 0:
+            small.append(i)
+            if i * i != n:
+                large.append(n // i)
+        i += 1
+    return tuple(small + large[::-1])

@@ -1,0 +1,77 @@
+"""Engine `timeloop`: run the real `timeloop-mapper` (v1.0) on the same inputs in a scratch folder and read
+its outputs back with the stats reader, so `fusionsim map --engine timeloop` prints the same JSON."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from fusionsim.errors import InputError
+
+INSTALL_HINT = ("install Timeloop v1.0 (https://github.com/NVlabs/timeloop, tag v1.0: scons --accelergy) and put "
+                "timeloop-mapper on PATH, or use --engine native")
+
+
+class TimeloopNotFound(InputError):
+    """timeloop-mapper is not on PATH."""
+
+
+def find_mapper() -> str:
+    exe = shutil.which("timeloop-mapper")
+    if exe is None:
+        raise TimeloopNotFound("timeloop-mapper not found on PATH", key="--engine", fix=INSTALL_HINT)
+    return exe
+
+
+def run_timeloop_mapper(arch: Path, problem: Path, constraints: list[Path], mapper: Path, ert: Path,
+                        components: Path | None = None, out_dir: Path | None = None,
+                        timeout_s: float | None = None) -> dict[str, Any]:
+    """Run timeloop-mapper on the spec files; returns the same dict as `fusionsim.mapper.api.map_files`."""
+    exe = find_mapper()
+    from fusionsim.model.result import EvalResult
+    from fusionsim.spec.arch import load_arch
+    from fusionsim.spec.mapping import load_mapping
+    from fusionsim.spec.problem import load_problem
+    from fusionsim.timeloop.stats_reader import read_stats
+
+    t0 = time.monotonic()
+    inputs = [Path(arch), Path(problem), *map(Path, constraints), Path(mapper), Path(ert)]
+    if components is not None:
+        inputs += sorted(Path(components).glob("*.y*ml"))
+    for f in inputs:
+        if not f.is_file():
+            raise InputError("file not found", file=f, fix="check the path")
+    with tempfile.TemporaryDirectory(prefix="fusionsim-timeloop-") as tmp:
+        work = Path(tmp)
+        staged = []
+        for i, f in enumerate(inputs):
+            dst = work / f"{i:02d}_{f.name}"
+            shutil.copyfile(f, dst)
+            staged.append(dst.name)
+        try:
+            proc = subprocess.run([exe, *staged], cwd=work, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise InputError(f"timeloop-mapper did not finish within {timeout_s} s", key="--engine") from None
+        stats_file = work / "timeloop-mapper.stats.txt"
+        map_file = work / "timeloop-mapper.map.txt"
+        if proc.returncode != 0 or not stats_file.is_file():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise InputError(f"timeloop-mapper failed (exit {proc.returncode}): {tail[0][:200]}",
+                             file=arch, key="--engine timeloop", fix="run timeloop-mapper by hand on these files")
+        stats: EvalResult = read_stats(stats_file)
+        a = load_arch(arch, components)
+        p = load_problem(problem)
+        mapping_yaml = load_mapping(map_file, a, p).to_yaml(p)
+        result = {"mapping": mapping_yaml, "stats": stats.to_json(), "evaluated": -1, "valid": -1,
+                  "seconds": round(time.monotonic() - t0, 3)}
+        if out_dir is not None:
+            from fusionsim import atomic_io
+
+            atomic_io.write_text(Path(out_dir) / "mapping.yaml", mapping_yaml)
+            atomic_io.write_json(Path(out_dir) / "stats.json", result["stats"])
+            atomic_io.write_text(Path(out_dir) / "stats.txt", stats_file.read_text())
+    return result
