@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from fusionsim.errors import InputError
 from fusionsim.model.result import EvalResult
-from fusionsim.sparsity.imbalance import ImbalanceStats, PeWork
+from fusionsim.sparsity.imbalance import ImbalanceStats, Loop, PeWork
+from fusionsim.sparsity.weights import LayerWeights
 
 SEED_ZERO_FRACTION = 0.91  # seed's hard-coded sigma for 1x1 layers (its cycles use the 80%-pruned model)
 
@@ -159,3 +160,35 @@ def block_columns(layers: Mapping[str, SparseLayerResult]) -> dict[str, float | 
     for role, res in layers.items():
         out[f"sparse_{role}_c"] = res.cycles
     return out
+
+
+def analyze_layer(
+    layer: LayerWeights,
+    loops: Sequence[Loop] | None = None,
+    dense: EvalResult | None = None,
+    energy: SparseEnergyModel | None = None,
+) -> tuple[dict[str, object], PeWork | None]:
+    """One output record for a matched layer: its weight sparsity; with the dense mapping `loops` also the
+    per-PE imbalance stats and `sparse_c`; with the dense result also `sparse_e_uJ`. Returns the record and
+    the per-PE work of all groups (passes of group 0 first), or None without a mapping."""
+    rec: dict[str, object] = dict(layer.summary())
+    rec["groups"] = layer.spec.groups
+    if loops is None:
+        return rec, None
+    sizes = layer.spec.problem_sizes()
+    try:
+        works = layer.per_pe_work(loops, sizes)
+    except ValueError as exc:
+        raise InputError(f"layer '{layer.spec.name}': {exc}", key=layer.spec.name) from None
+    combined = PeWork.concat_passes(works)
+    if dense is None:
+        rec.update(combined.stats().as_dict())
+        rec["sparse_c"] = combined.sparse_cycles()
+        return rec, combined
+    res = adjust_layer(
+        dense, works, name=layer.spec.name, groups=len(works), energy=energy, weight_sparsity=layer.sparsity
+    )
+    row = res.row()
+    row.pop("layer")
+    rec.update(row)
+    return rec, combined

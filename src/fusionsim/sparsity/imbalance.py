@@ -318,3 +318,40 @@ def write_pe_work_csv(path: str | os.PathLike, nonzero: np.ndarray) -> Path:
     for i, row in enumerate(grid):
         writer.writerow([f"({i})", *row.tolist()])
     return write_text(path, buf.getvalue())
+
+
+def read_loops(path: str | os.PathLike, sizes: Mapping[str, int] | None = None) -> tuple[Loop, ...]:
+    """Dense mapping of one layer from a file: a Timeloop `map.txt`, or YAML/JSON with either
+    `loops: [{dim, factor, spatial}]` (outermost first) or `spatial: {dim: f}` + `inner: {dim: f}` (needs
+    the layer's problem `sizes`; the rest of each dim becomes outer pass loops)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError("mapping file not found", file=path) from None
+    if _MAP_LOOP.search(text) and not text.lstrip().startswith(("{", "loops", "spatial")):
+        return loops_from_map_txt(text)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(
+            f"not a map.txt nor valid YAML/JSON ({str(exc).splitlines()[0]})", file=path
+        ) from None
+    if not isinstance(raw, Mapping):
+        raise InputError("mapping must be a map.txt or a mapping with `loops` or `spatial`", file=path)
+    try:
+        if "loops" in raw:
+            return tuple(
+                Loop(str(lp["dim"]), int(lp["factor"]), bool(lp.get("spatial", False)))
+                for lp in raw["loops"]
+                if int(lp["factor"]) > 1
+            )
+        if "spatial" in raw:
+            if sizes is None:
+                raise InputError("the factors form needs the layer's problem sizes", file=path, key="spatial")
+            return loops_from_factors(sizes, raw["spatial"], raw.get("inner") or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"bad loop entry ({exc})", file=path, key="loops") from None
+    raise InputError("mapping has neither `loops` nor `spatial`", file=path, fix="see docs/sparsity.md")

@@ -56,6 +56,17 @@ class LayerSpec:
     def has_weights(self) -> bool:
         return self.kind in WEIGHT_KINDS
 
+    def problem_sizes(self) -> dict[str, int]:
+        """Timeloop problem instance of one group (depthwise as C=1 with channels on M); P=Q=1 if unknown."""
+        out = self.out_size or 1
+        if self.kind == "fc":
+            c, m, k, out = self.in_channels, self.out_channels, 1, 1
+        elif self.kind == "depthwise":
+            c, m, k = 1, self.out_channels, self.kernel
+        else:
+            c, m, k = self.in_channels // self.groups, self.out_channels // self.groups, self.kernel
+        return {"C": c, "M": m, "R": k, "S": k, "N": 1, "P": out, "Q": out}
+
     def keras_kernel_shape(self) -> tuple[int, ...]:
         """Shape of the Keras kernel: conv (k, k, Cin/G, Cout), depthwise (k, k, C, Cout/C), fc (Cin, Cout)."""
         if self.kind == "fc":
@@ -67,7 +78,8 @@ class LayerSpec:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, file: object = None, key: str = "") -> LayerSpec:
         """Plain layer dict: `name`, `type` (conv | pointwise | depthwise | dense/fc | pool), `in_channels`,
-        `out_channels` (alias `channels` for depthwise), `kernel`, `stride`, `groups`."""
+        `out_channels` (alias `channels` for depthwise), `kernel`, `stride`, `groups`, optional `in_size`
+        (input height = width; output = ceil(in_size / stride), 'same' padding)."""
         if not isinstance(d, Mapping):
             raise InputError("each layer must be a mapping", file=file, key=key)
         kind = str(d.get("type", "")).lower()
@@ -94,7 +106,17 @@ class LayerSpec:
         cin = pos("in_channels", d.get("channels"))
         cout = pos("out_channels", d.get("channels", cin if kind in ("depthwise", "pool") else None))
         default_kernel = 1 if kind in ("pointwise", "fc") else 3
+        in_size = d.get("in_size", d.get("size"))
+        out_size = None
+        if in_size is not None:
+            if isinstance(in_size, bool) or not isinstance(in_size, int) or in_size < 1:
+                raise InputError(
+                    f"must be a positive integer, got {in_size!r}", file=file, key=f"{key}.in_size"
+                )
+            out_size = 1 if kind == "fc" else -(-in_size // pos("stride", 1))
         spec = cls(
+            in_size=in_size,
+            out_size=out_size,
             name=name,
             kind=kind,
             in_channels=cin,
@@ -171,7 +193,7 @@ def load_layer_specs(
         raise InputError(f"duplicate layer name {dup[0]!r}", file=path, key="layers")
     inp = dict(raw.get("input") or {}) if isinstance(raw, Mapping) else {}
     info = {
-        "size": int(inp.get("size", 32)),
+        "size": int(inp.get("size", specs[0].in_size or 32)),
         "channels": int(inp.get("channels", specs[0].in_channels)),
         "classes": int(inp.get("classes", specs[-1].out_channels)),
     }
