@@ -154,3 +154,37 @@ def test_fusion_area_matches_area_csv(timeloop_ref: Path):
 def test_every_seed_accelerator_builds(timeloop_ref: Path, accel: str):
     t = build_tables(_accel(timeloop_ref) / accel / "arch.yaml")
     assert t.components and all(c.actions for c in t.components)
+
+
+@pytest.mark.slow
+def test_every_layer_energy_with_our_ert_within_5_percent(timeloop_ref: Path, tmp_path: Path):
+    """Each reference case evaluated by the native engine on its own mapping, priced with our ERT instead of
+    Accelergy's: total energy within 5 % of Timeloop's stats.txt."""
+    from fusionsim.energy.ert import write_tables
+    from fusionsim.model.evaluate import evaluate_files
+    from fusionsim.timeloop.stats_reader import read_stats
+
+    components = _accel(timeloop_ref) / "baseline" / "components"
+    erts: dict[str, Path] = {}
+    rows = []
+    for stats in sorted(timeloop_ref.rglob("output/timeloop-mapper.stats.txt")):
+        out = stats.parent
+        case = out.parent
+        probs = sorted(case.glob("prob/*.yaml"))
+        if not probs or not (out / "timeloop-mapper.map.txt").exists():
+            continue
+        arch = out / "timeloop-mapper.flattened_architecture.yaml"
+        key = hashlib.md5(arch.read_bytes()).hexdigest()
+        if key not in erts:
+            erts[key] = write_tables(build_tables(arch, components), tmp_path / key)[0]
+        ours = evaluate_files(arch, probs[0], out / "timeloop-mapper.map.txt", erts[key])
+        ref = read_stats(stats).energy_pJ
+        rows.append(
+            (abs(ours.energy_pJ - ref) / ref, str(case.relative_to(timeloop_ref)), ours.energy_pJ, ref)
+        )
+    assert len(rows) == 221 and len(erts) == 4
+    rows.sort(reverse=True)
+    print(f"\nlayer energy with our ERT: {len(rows)} cases, worst relative errors")
+    for err, name, e, r in rows[:5]:
+        print(f"  {name:70s} ours {e / 1e6:10.4f} uJ  timeloop {r / 1e6:10.4f} uJ  err {err:6.2%}")
+    assert rows[0][0] <= 0.05, rows[:3]
