@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,7 +228,9 @@ def prune_workload(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.h5")
     try:
-        stripped.save(tmp, save_format="h5", include_optimizer=False)
+        with warnings.catch_warnings():  # the .h5 format is what the seed and our reader use
+            warnings.simplefilter("ignore", UserWarning)
+            stripped.save(tmp, save_format="h5", include_optimizer=False)
         import h5py
 
         with h5py.File(tmp, "a") as fh:
