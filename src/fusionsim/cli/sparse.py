@@ -106,7 +106,12 @@ def run_analyze(args: argparse.Namespace) -> int:
             energy = SparseEnergyModel.seed(lw.spec.kind)
         else:
             energy = SparseEnergyModel()
-        rec, work = analyze_layer(lw, loops, dense, energy)
+        try:
+            rec, work = analyze_layer(lw, loops, dense, energy)
+        except InputError as exc:
+            if exc.file is None and loops is not None:
+                raise InputError(exc.message, file=mp, key=exc.key, fix=exc.fix) from None
+            raise
         if args.pe_csv and work is not None:
             write_pe_work_csv(out / "pe_work" / f"{name}.csv", work.nonzero)
         rows.append(rec)

@@ -179,7 +179,9 @@ def analyze_layer(
     try:
         works = layer.per_pe_work(loops, sizes)
     except ValueError as exc:
-        raise InputError(f"layer '{layer.spec.name}': {exc}", key=layer.spec.name) from None
+        raise InputError(
+            f"dense mapping does not fit the layer: {exc}", key=layer.spec.name, fix="map this layer's shape"
+        ) from None
     combined = PeWork.concat_passes(works)
     if dense is None:
         rec.update(combined.stats().as_dict())
