@@ -55,8 +55,9 @@ NOWHERE = Where()
 @cache
 def load_data(name: str) -> dict[str, Any]:
     """One YAML table from `data/` (cached)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when PyYAML has it: 10x faster
     with open(DATA_DIR / name) as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=loader)
 
 
 # ---------------------------------------------------------------- classes, defaults, attributes
