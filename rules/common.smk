@@ -1,7 +1,7 @@
 # Validates the config (filling in the schema's defaults), builds the run plan and constrains wildcards.
 from snakemake.utils import min_version, validate
 
-from fusionsim.workflow import build_plan, copy_files, model_version, wildcard_pattern, write_yaml
+from fusionsim.workflow import build_plan, model_version, wildcard_pattern
 
 min_version("8.0")
 

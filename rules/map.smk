@@ -1,6 +1,7 @@
 # One mapper job per content key (problem + accelerator files + mapper settings + engine + seed + model
-# version): equal layer problems are mapped once. Each (network, dataset, accelerator, layer, tile) then
-# gets its own folder with problem.yaml, mapping.yaml, stats.json and stats.txt, copied from the cache.
+# version): equal layer problems are mapped once, in <out>/cache/layers/<key>/. Each (network, dataset,
+# accelerator, layer, tile) then gets its own folder with problem.yaml, mapping.yaml, stats.json and
+# stats.txt, copied from the cache by a cheap local shell job.
 
 
 localrules:
@@ -11,6 +12,8 @@ rule map_layer:
     input:
         unpack(lambda wc: PLAN.map_job_inputs(wc.key)),
     output:
+        problem=f"{OUT}/cache/layers/{{key}}/problem.yaml",
+        mapper=f"{OUT}/cache/layers/{{key}}/mapper.yaml",
         mapping=f"{OUT}/cache/layers/{{key}}/mapping.yaml",
         stats_json=f"{OUT}/cache/layers/{{key}}/stats.json",
         stats_txt=f"{OUT}/cache/layers/{{key}}/stats.txt",
@@ -18,6 +21,8 @@ rule map_layer:
     log:
         f"{OUT}/logs/map_layer/{{key}}.log",
     params:
+        problem=lambda wc: PLAN.problems[PLAN.jobs[wc.key].problem_key],
+        mapper=lambda wc: PLAN.mappers[PLAN.jobs[wc.key].mapper_key],
         components=lambda wc: PLAN.components_dir(wc.key),
         engine=config["engine"],
         seed=config["mapper"]["seed"],
@@ -42,5 +47,14 @@ rule collect_layer:
         stats_txt=f"{OUT}/{{net}}/{{dataset}}/{{accel}}/layers/{{layer}}/{{tile}}/stats.txt",
     log:
         f"{OUT}/logs/collect_layer/{{net}}/{{dataset}}/{{accel}}/{{layer}}/{{tile}}.log",
-    run:
-        copy_files([(input[k], output[k]) for k in ("problem", "mapping", "stats_json", "stats_txt")])
+    conda:
+        CONDA_ENV
+    shell:
+        # copy to a temp name, then rename: a killed copy never leaves a partial file under the real name
+        """
+        (for pair in {input.problem:q}={output.problem:q} {input.mapping:q}={output.mapping:q} \
+                     {input.stats_json:q}={output.stats_json:q} {input.stats_txt:q}={output.stats_txt:q}; do
+            src="${{pair%%=*}}"; dst="${{pair#*=}}"
+            cp "$src" "$dst.tmp" && mv "$dst.tmp" "$dst"
+        done) 2> {log:q}
+        """

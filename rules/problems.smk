@@ -1,33 +1,5 @@
-# Network definitions -> per-layer Timeloop problem YAMLs (content-addressed, so equal layers share one
-# file) and one layer table per (network, dataset). The tiny writers run in Snakemake's own process
-# (`run:`), which is why they have no conda env: Snakemake allows conda only with shell/script.
-
-
-localrules:
-    write_problem,
-    write_mapper,
-
-
-rule write_problem:
-    output:
-        f"{OUT}/cache/problems/{{key}}.yaml",
-    log:
-        f"{OUT}/logs/write_problem/{{key}}.log",
-    params:
-        problem=lambda wc: PLAN.problems[wc.key],
-    run:
-        write_yaml(output[0], params.problem)
-
-
-rule write_mapper:
-    output:
-        f"{OUT}/cache/mappers/{{key}}.yaml",
-    log:
-        f"{OUT}/logs/write_mapper/{{key}}.log",
-    params:
-        mapper=lambda wc: PLAN.mappers[wc.key],
-    run:
-        write_yaml(output[0], params.mapper)
+# Network definitions -> one layer table per (network, dataset): every layer's shape and Timeloop
+# problem sizes. (Each layer's problem YAML itself is written by its content-keyed map_layer job.)
 
 
 rule write_layer_table:

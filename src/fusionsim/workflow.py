@@ -214,12 +214,6 @@ class Plan:
         raise InputError(f"no layer {name!r} in {net} on {dataset}")
 
     # -- paths
-    def problem_path(self, pkey: str) -> str:
-        return f"{self.out}/cache/problems/{pkey}.yaml"
-
-    def mapper_path(self, mkey: str) -> str:
-        return f"{self.out}/cache/mappers/{mkey}.yaml"
-
     def map_dir(self, key: str) -> str:
         return f"{self.out}/cache/layers/{key}"
 
@@ -246,13 +240,11 @@ class Plan:
             ) from None
 
     def map_job_inputs(self, key: str) -> dict[str, Any]:
-        """Named inputs of `map_layer` for key `key`."""
+        """Named inputs of `map_layer` for key `key`: the accelerator files the mapper reads."""
         job = self.jobs[key]
         acc = self.accelerators[job.accel]
         files = acc.files_for(job.kind)
         return {
-            "problem": self.problem_path(job.problem_key),
-            "mapper": self.mapper_path(job.mapper_key),
             "arch": str(acc.arch),
             "ert": str(acc.ert),
             "constraints": [str(c) for c in files.constraints],
@@ -264,7 +256,7 @@ class Plan:
         key = self.key_of(net, dataset, accel, layer, tile)
         d = self.map_dir(key)
         return {
-            "problem": self.problem_path(self.jobs[key].problem_key),
+            "problem": f"{d}/problem.yaml",
             "mapping": f"{d}/mapping.yaml",
             "stats_json": f"{d}/stats.json",
             "stats_txt": f"{d}/stats.txt",
@@ -440,8 +432,8 @@ def write_yaml(path: str | Path, data: dict[str, Any]) -> None:
 
 def run_map_job(
     *,
-    problem: str,
-    mapper: str,
+    problem: dict[str, Any],
+    mapper: dict[str, Any],
     arch: str,
     ert: str,
     constraints: list[str],
@@ -452,9 +444,9 @@ def run_map_job(
     seed: int = 0,
     threads: int = 1,
 ) -> dict[str, Any]:
-    """Run the mapper on one layer problem and move its files into place atomically.
+    """Write the layer's problem and mapper YAMLs, run the mapper on them and move its files into place.
 
-    The mapper writes into a scratch folder next to the outputs; each file is then renamed into place, so an
+    `problem` and `mapper` are the dicts behind the problem and mapper YAMLs. The mapper writes into a scratch folder next to the outputs; each file is then renamed into place, so an
     interrupted job leaves no output that looks complete. Returns the run record written to `run.json`.
     """
     from fusionsim.mapper.api import map_files  # imported here: the pipeline plans without the mapper
@@ -463,11 +455,13 @@ def run_map_job(
     target.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".map-", dir=target))
     try:
+        write_yaml(outputs["problem"], problem)
+        write_yaml(outputs["mapper"], mapper)
         result = map_files(
             arch=Path(arch),
-            problem=Path(problem),
+            problem=Path(outputs["problem"]),
             constraints=[Path(c) for c in constraints],
-            mapper=Path(mapper),
+            mapper=Path(outputs["mapper"]),
             ert=Path(ert),
             components=Path(components) if components else None,
             seed=seed,
@@ -499,21 +493,6 @@ def run_map_job(
         return record
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def copy_files(pairs: list[tuple[str, str]]) -> None:
-    """Copy each (source, destination) atomically (a killed copy leaves no partial destination)."""
-    for src, dst in pairs:
-        Path(dst).parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{Path(dst).name}.", suffix=".tmp", dir=Path(dst).parent)
-        os.close(fd)
-        try:
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dst)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
 
 
 # ---------------------------------------------------------------------------------------------- tables

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from fusionsim.workflow import (
     Plan,
     build_plan,
     content_hash,
-    copy_files,
     layer_cost,
     load_accelerator,
     merge_mapper_settings,
@@ -132,11 +130,16 @@ def test_map_job_inputs_pick_files_per_layer_kind() -> None:
     dw = plan.map_job_inputs(plan.key_of("mobilenetv2", "cifar10", "eyeriss_like", "b1_conv", "full"))
     assert len(pw["constraints"]) == 2 and pw["arch"].endswith("eyeriss_like/arch.yaml")
     assert len(pw["components"]) == 2
-    settings_pw = plan.mappers[Path(pw["mapper"]).stem]["mapper"]
-    settings_dw = plan.mappers[Path(dw["mapper"]).stem]["mapper"]
+    key_pw = plan.key_of("mobilenetv2", "cifar10", "eyeriss_like", "b1_decom", "full")
+    key_dw = plan.key_of("mobilenetv2", "cifar10", "eyeriss_like", "b1_conv", "full")
+    settings_pw = plan.mappers[plan.jobs[key_pw].mapper_key]["mapper"]
+    settings_dw = plan.mappers[plan.jobs[key_dw].mapper_key]["mapper"]
     assert (settings_pw["timeout"], settings_dw["timeout"]) == (50000, 10000)
     assert "live-status" not in settings_pw
-    assert pw["problem"].startswith("results/cache/problems/")
+    assert dw["constraints"] == pw["constraints"]
+    assert plan.collect_inputs("mobilenetv2", "cifar10", "eyeriss_like", "b1_conv", "full")["problem"] == (
+        f"results/cache/layers/{key_dw}/problem.yaml"
+    )
 
 
 def test_targets_cover_every_layer_res_and_summary() -> None:
@@ -260,18 +263,6 @@ def test_summary_from_res_files(tmp_path: Path) -> None:
     got = list(csv.DictReader((tmp_path / "s.csv").open()))
     assert got[0]["network"] == "net" and got[0]["accelerator"] == "acc"
     assert "| net | ds | acc | 6.00 | 60 |" in (tmp_path / "s.md").read_text()
-
-
-def test_copy_files_is_atomic_and_complete(tmp_path: Path) -> None:
-    src = tmp_path / "a.json"
-    src.write_text(json.dumps({"x": 1}))
-    dst = tmp_path / "deep/b.json"
-    copy_files([(str(src), str(dst))])
-    assert json.loads(dst.read_text()) == {"x": 1}
-    assert not [p for p in dst.parent.iterdir() if p.name.endswith(".tmp")]
-    with pytest.raises(FileNotFoundError):
-        copy_files([(str(tmp_path / "missing"), str(tmp_path / "c.json"))])
-    assert not (tmp_path / "c.json").exists() and not list(tmp_path.glob(".c.json.*"))
 
 
 def test_content_hash_and_wildcard_pattern() -> None:

@@ -92,12 +92,13 @@ def test_run_matches_package_calls_then_noop_then_targeted_rerun(
                 assert (d / name).stat().st_size > 0, d / name
             stats = json.loads((d / "stats.json").read_text())
             # the same inputs through the package API give the same numbers
-            inputs = plan.map_job_inputs(plan.key_of("mobilenetv2", "cifar10", acc, layer.name, "full"))
+            key = plan.key_of("mobilenetv2", "cifar10", acc, layer.name, "full")
+            inputs = plan.map_job_inputs(key)
             direct = map_files(
                 arch=Path(inputs["arch"]),
                 problem=d / "problem.yaml",
                 constraints=[Path(c) for c in inputs["constraints"]],
-                mapper=work / inputs["mapper"],
+                mapper=out / "cache/layers" / key / "mapper.yaml",
                 ert=Path(inputs["ert"]),
                 components=Path(
                     plan.components_dir(plan.key_of("mobilenetv2", "cifar10", acc, layer.name, "full"))
