@@ -5,9 +5,10 @@ declarative. The plan is built once at parse time from the validated config:
 
 - each selected (network, dataset) pair expands to layers (`fusionsim.workloads`);
 - each (network, dataset, accelerator, layer, tile) gets a content key: the hash of the layer's problem,
-  the accelerator's arch, components, constraints and ERT bytes, the merged mapper settings, the engine,
-  the seed and fusionsim's model version. Jobs with equal keys are one `map_layer` job, computed once and
-  shared through `<out>/cache/layers/<key>/`.
+  the accelerator (name, file paths and the bytes of its arch, components, constraints and ERT), the merged
+  mapper settings, the engine, the seed and fusionsim's model version. Jobs with equal keys (the same layer
+  shape in several networks or datasets) are one `map_layer` job, computed once and shared through
+  `<out>/cache/layers/<key>/`.
 """
 
 from __future__ import annotations
@@ -395,8 +396,13 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
                     mapper_cache[mk] = content_hash(settings)
                     plan.mappers[mapper_cache[mk]] = settings
                 mkey = mapper_cache[mk]
+                # The accelerator's name and file paths are key parts too: a key then always maps to the
+                # same input paths, so Snakemake never sees a key's inputs change (which would rerun it).
+                paths = [acc.arch, acc.ert, *files.constraints, files.mapper]
                 key = content_hash(
                     {
+                        "accelerator": acc_name,
+                        "files": [str(p.relative_to(acc.root)) for p in paths],
                         "problem": pkey,
                         "arch": h(acc.arch),
                         "components": [h(c) for c in acc.component_files()],
