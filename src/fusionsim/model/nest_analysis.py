@@ -115,6 +115,10 @@ def analyse_nest(arch: Arch, problem: Problem, mapping: Mapping) -> NestResult:
             t.size = math.prod(_box_widths(proj, extents[k]))
             if k == 0:
                 total = compute_cycles
+            elif problem.dataspaces[ds].name not in mapping.levels[k - 1].keep:
+                # the child bypasses ds: masking replaces these accesses by the child's content, keeping only
+                # which multicast factors are nonzero (all of them, as a real delta sum is >= 1)
+                total = 1
             else:
                 total = _temporal_deltas(proj, _box_widths(proj, extents[k - 1]), above_sig)
             if spatial_k:

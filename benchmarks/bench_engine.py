@@ -1,0 +1,73 @@
+"""Engine throughput: model evaluations per second for one typical layer, one at a time (scalar engine) and
+in batches (vectorised engine), on distinct random mappings so that no cache hides the work.
+Targets (issue 4): >= 2,000/s one at a time and >= 20,000/s batched, on one core.
+usage: python benchmarks/bench_engine.py [N]"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from pathlib import Path
+
+from fusionsim.model.batch import encode, evaluate_batch
+from fusionsim.model.evaluate import MappingError, evaluate
+from fusionsim.model.nest_analysis import _multicast_groups, _temporal_deltas
+from fusionsim.model.random_mapping import random_mapping
+from fusionsim.model.semantics_v1 import price_levels
+from fusionsim.spec.arch import load_arch
+from fusionsim.spec.ert import load_ert
+from fusionsim.spec.mapping import load_mapping
+from fusionsim.spec.problem import load_problem
+
+ROOT = Path(__file__).resolve().parent.parent
+CASE = ROOT.parent / "shared/timeloop-reference/fusion-timeloop-model/fusionet/cifar10/bottlenecks/baseline/b3/comp"
+
+
+def main(n: int = 4000) -> None:
+    if CASE.exists():
+        out = CASE / "output"
+        arch = load_arch(out / "timeloop-mapper.flattened_architecture.yaml")
+        problem = load_problem(next(CASE.glob("prob/*.yaml")))
+        ert = load_ert(out / "timeloop-mapper.ERT.yaml")
+        ref = load_mapping(out / "timeloop-mapper.map.txt", arch, problem)
+        keep = [lv.keep for lv in ref.levels]
+        label = f"Eyeriss-like baseline, {CASE.parent.name}/{CASE.name} ({problem.macs} MACs)"
+    else:
+        tiny = ROOT / "tests/data/tiny"
+        arch, problem, ert = load_arch(tiny / "arch.yaml"), load_problem(tiny / "conv1d.yaml"), load_ert(tiny / "ert.yaml")
+        keep, label = None, "tiny test arch (../shared absent)"
+    prices = price_levels(arch, ert)
+    rng = random.Random(0)
+    weights = [1] * (len(arch.storage) - 2) + [4, 8]
+    maps = [random_mapping(arch, problem, rng, keep=keep, level_weights=weights) for _ in range(n)]
+    print(f"layer: {label}; {n} distinct random mappings")
+
+    _multicast_groups.cache_clear()
+    _temporal_deltas.cache_clear()
+    t0 = time.perf_counter()
+    valid = 0
+    for m in maps:
+        try:
+            evaluate(arch, problem, m, prices)
+            valid += 1
+        except MappingError:
+            pass
+    dt = time.perf_counter() - t0
+    print(f"scalar engine : {n / dt:10,.0f} evaluations/s  ({valid} valid, full per-level result each)")
+
+    for bs in (1000, 4000):
+        batches = [maps[i:i + bs] for i in range(0, n, bs)]
+        t0 = time.perf_counter()
+        arrays = [encode(b, arch, problem) for b in batches]
+        t_enc = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for a in arrays:
+            evaluate_batch(arch, problem, a, prices)
+        t_eval = time.perf_counter() - t0
+        print(f"batch of {bs:>4}: {n / t_eval:10,.0f} evaluations/s  (encoding Mapping objects: "
+              f"{n / t_enc:,.0f}/s; the mapper builds the arrays directly)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 4000)
