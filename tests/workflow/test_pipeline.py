@@ -191,6 +191,8 @@ def test_kill_mid_run_then_rerun_completes(tmp_path: Path) -> None:
     # nothing that looks finished is partial: every stats.json present parses
     for f in (work / "results").rglob("stats.json"):
         json.loads(f.read_text())
+    # a SIGKILLed snakemake leaves its lock; --unlock is Snakemake's documented recovery step
+    snakemake(work, "--unlock", overlays=[overlay])
     snakemake(work, overlays=[overlay])
     out = work / "results/mobilenetv2/cifar10/eyeriss_like"
     with (out / "res.csv").open() as fh:
