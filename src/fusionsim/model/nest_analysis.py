@@ -23,14 +23,6 @@ _ZERO = None
 
 
 @dataclass
-class LoopInfo:
-    dim: int
-    bound: int
-    spatial: bool
-    level: int
-
-
-@dataclass
 class TileStats:
     """One (storage level, dataspace) after tile collapse and bypass masking (per instance)."""
 
@@ -53,21 +45,11 @@ class NestResult:
     arith_utilized: int
 
 
-def build_loops(mapping: Mapping, problem: Problem) -> list[LoopInfo]:
-    """The loop nest innermost first: per storage level its spatial loops, then its temporal loops."""
-    loops: list[LoopInfo] = []
-    for k, lv in enumerate(mapping.levels):
-        for lp in lv.spatial:
-            loops.append(LoopInfo(problem.dims.index(lp.dim), lp.bound, True, k))
-        for lp in lv.temporal:
-            loops.append(LoopInfo(problem.dims.index(lp.dim), lp.bound, False, k))
-    return loops
-
-
 Proj = tuple[tuple[tuple[int, int], ...], ...]  # per dataspace dimension: (coefficient, problem dim) terms
 
 
-def _box_widths(proj: Proj, extents: list[int] | tuple[int, ...]) -> tuple[int, ...]:
+@lru_cache(maxsize=1 << 16)
+def _box_widths(proj: Proj, extents: tuple[int, ...]) -> tuple[int, ...]:
     """Bounding-box widths of a dataspace tile for the given problem-space extents."""
     return tuple(sum(abs(c) * (extents[d] - 1) for c, d in terms) + 1 for terms in proj)
 
@@ -76,38 +58,40 @@ def analyse_nest(arch: Arch, problem: Problem, mapping: Mapping) -> NestResult:
     """Collapsed, masked tiles for every storage level and dataspace."""
     nd = len(problem.dims)
     nlev = len(mapping.levels)
-    loops = build_loops(mapping, problem)
-    # scale of each loop: product of bounds of the loops strictly inside it over the same dimension
+    dim_index = {d: i for i, d in enumerate(problem.dims)}
+    # one pass inner to outer: loop scales (product of the bounds inside over the same dim), mold extents at
+    # each level's outermost loop and master spatial loop, and per-level loop signatures
     run = [1] * nd
-    scales = []
-    for lp in loops:
-        scales.append(run[lp.dim])
-        run[lp.dim] *= lp.bound
-    # mold extents at each level's outermost loop, and at its master spatial loop
-    extents: list[list[int]] = []
-    master_extents: list[list[int] | None] = []
-    cur = [1] * nd
-    for k in range(nlev):
-        lv_loops = [lp for lp in loops if lp.level == k]
-        sp = [lp for lp in lv_loops if lp.spatial]
-        for lp in sp:
-            cur[lp.dim] *= lp.bound
-        master_extents.append(list(cur) if sp else None)
-        for lp in lv_loops:
-            if not lp.spatial:
-                cur[lp.dim] *= lp.bound
-        extents.append(list(cur))
-    compute_cycles = math.prod(lp.bound for lp in loops if not lp.spatial)
-    arith_ui = math.prod(lp.bound for lp in loops if lp.spatial)
-    temporal_idx = [i for i, lp in enumerate(loops) if not lp.spatial]
+    extents: list[tuple[int, ...]] = []
+    master_extents: list[tuple[int, ...] | None] = []
+    spatial_sigs: list[tuple[tuple[int, int, int], ...]] = []
+    temporal_sigs: list[list[tuple[int, int, int]]] = []
+    compute_cycles = arith_ui = 1
+    for lv in mapping.levels:
+        sig = []
+        for lp in lv.spatial:
+            d = dim_index[lp.dim]
+            sig.append((d, lp.bound, run[d]))
+            run[d] *= lp.bound
+            arith_ui *= lp.bound
+        spatial_sigs.append(tuple(sig))
+        master_extents.append(tuple(run) if sig else None)
+        tsig = []
+        for lp in lv.temporal:
+            d = dim_index[lp.dim]
+            if lp.bound > 1:
+                tsig.append((d, lp.bound, run[d]))
+            run[d] *= lp.bound
+            compute_cycles *= lp.bound
+        temporal_sigs.append(tsig)
+        extents.append(tuple(run))
+    fanouts = [math.prod(b for _, b, _ in sig) for sig in spatial_sigs]
 
     tiles: list[list[TileStats]] = []
     for k in range(nlev):
-        spatial_k = [(i, lp) for i, lp in enumerate(loops) if lp.level == k and lp.spatial]
-        replication = math.prod(lp.bound for lp in loops if lp.spatial and lp.level > k)
-        above_sig = tuple((loops[i].dim, loops[i].bound, scales[i]) for i in temporal_idx
-                          if loops[i].level >= k and loops[i].bound > 1)
-        spatial_sig = tuple((lp.dim, lp.bound, scales[i]) for i, lp in spatial_k)
+        replication = math.prod(fanouts[k + 1:])
+        above_sig = tuple(x for j in range(k, nlev) for x in temporal_sigs[j])
+        spatial_sig = spatial_sigs[k]
         row = []
         for ds in range(len(problem.dataspaces)):
             t = TileStats(replication=replication)
@@ -121,9 +105,9 @@ def analyse_nest(arch: Arch, problem: Problem, mapping: Mapping) -> NestResult:
                 total = 1
             else:
                 total = _temporal_deltas(proj, _box_widths(proj, extents[k - 1]), above_sig)
-            if spatial_k:
+            if spatial_sig:
                 groups = _multicast_groups(proj, spatial_sig)
-                t.fanout = math.prod(lp.bound for _, lp in spatial_k)
+                t.fanout = fanouts[k]
                 for m, count in groups.items():
                     t.accesses[m] = total * count
                     t.scatter[m] = count
@@ -196,6 +180,16 @@ def _multicast_groups(proj: Proj, spatial: tuple[tuple[int, int, int], ...]) -> 
     return groups
 
 
+@lru_cache(maxsize=1 << 10)
+def _columns(proj: Proj, nd: int) -> tuple[tuple[int, ...], ...]:
+    """Per problem dimension, its coefficient in each dataspace dimension."""
+    cols = [[0] * len(proj) for _ in range(nd)]
+    for p, terms in enumerate(proj):
+        for c, d in terms:
+            cols[d][p] += c
+    return tuple(tuple(c) for c in cols)
+
+
 @lru_cache(maxsize=1 << 16)
 def _temporal_deltas(proj: Proj, widths: tuple[int, ...], above: tuple[tuple[int, int, int], ...]) -> int:
     """Words delivered to one child instance over the whole run: Σ over simulated iterations of |delta|.
@@ -203,13 +197,17 @@ def _temporal_deltas(proj: Proj, widths: tuple[int, ...], above: tuple[tuple[int
     tile = math.prod(widths)
     if not above:
         return tile
+    nd = 1 + max(max(d for d, _, _ in above), max(d for terms in proj for _, d in terms))
+    cols = _columns(proj, nd)
+    npd = len(proj)
+    back = [0] * npd  # projected offset of the inner loops at iteration #1, undone on a carry
     trans = []
-    back: dict[int, int] = {}  # inner loops wrap from iteration #1 back to #0 on a carry
     for d, _, sc in above:
-        off = {k: -v for k, v in back.items()}
-        off[d] = off.get(d, 0) + sc
-        trans.append(_transition(_move(proj, off), widths, tile))
-        back[d] = back.get(d, 0) + sc
+        col = cols[d]
+        move = tuple(col[p] * sc - back[p] for p in range(npd))
+        trans.append(_transition(move, widths, tile))
+        for p in range(npd):
+            back[p] += col[p] * sc
     return tile + _delta_sum(tuple(trans), tuple(b for _, b, _ in above), tile)
 
 
