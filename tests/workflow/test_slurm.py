@@ -51,7 +51,9 @@ def test_small_workflow_through_slurm_profile(slurm, tmp_path: Path) -> None:
     assert rows[-1]["layer"] == "total" and float(rows[-1]["PW1/L1_c"]) > 0
     for layer in ("PW2", "b1_conv", "FC1"):
         assert json.loads((out / f"layers/{layer}/full/stats.json").read_text())["energy_pJ"] > 0
-    # the three map_layer jobs went to SLURM as one group job
-    assert "Submitted group job" in text or "group job" in text, text[-3000:]
+    # the three map_layer jobs went to SLURM as one group job: 4 sbatch submissions in all
+    submissions = [line for line in text.splitlines() if "has been submitted with SLURM jobid" in line]
+    assert sum("group_map_layers" in line for line in submissions) == 1, text[-3000:]
+    assert len(submissions) == 4, submissions
     proc = snakemake(work, "-n", profile="slurm", env=slurm.env)
     assert "Nothing to be done" in proc.stdout + proc.stderr
