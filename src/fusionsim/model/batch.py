@@ -275,8 +275,9 @@ def _temporal_delta_batch(pmat, pabs, child_ext, dims, bounds, scales, slot_mask
         quiet = ((g == 0) & empty[:, None]) & ~zero_in
         dsz = np.where(keep_slide, size[:, None], np.where(quiet, 0, t[:, None]))
         sb = np.where(keep_slide, g, 0)
-        c = np.take_along_axis(fs, sb, 1)
-        st = np.take_along_axis(ft, sb, 1)
+        flat = sb + (r * n_states)[:, None]
+        c = fs.ravel()[flat]
+        st = ft.ravel()[flat]
         Fsum[idx] = fs + (n - 1)[:, None] * (dsz + c)
         Fst[idx] = st
         back[idx, d] += sc_s
