@@ -27,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from fusionsim.errors import InputError
-from fusionsim.mapper.objectives import Score, is_better, score_of
+from fusionsim.mapper.objectives import Score, is_better, score_of, sort_key
 from fusionsim.mapper.space import Factorization, MapSpace
 from fusionsim.model import semantics_v1 as sem
 from fusionsim.model.evaluate import MappingError, evaluate
@@ -37,7 +37,9 @@ from fusionsim.spec.mapping import Mapping
 log = logging.getLogger(__name__)
 
 FACTORIZATION_CAP = 300_000  # factorisations kept for one search; beyond this the DFS is sampled
-BATCH = 64
+BATCH = 128
+ENUMERATE_TIER = 4000  # a tier this small is enumerated and shuffled; a larger one is sampled
+REFINE_STARTS = 3  # local-search starting points (best distinct factorisations of the main search)
 
 
 class NoMappingError(InputError):
@@ -72,7 +74,9 @@ def _evaluate_all(arch, problem, mappings: list[Mapping], prices: sem.LevelPrice
     if importlib.util.find_spec("fusionsim.model.batch") is not None:
         from fusionsim.model.batch import evaluate_batch  # type: ignore[import-not-found]
 
-        return [None if r is None else score_of(r) for r in evaluate_batch(arch, problem, mappings, prices)]
+        br = evaluate_batch(arch, problem, mappings, prices)
+        return [Score(float(e), int(c), int(a)) if ok else None
+                for e, c, a, ok in zip(br.energy_pJ, br.cycles, br.last_level_accesses, br.valid)]
     out: list[Score | None] = []
     for m in mappings:
         try:
@@ -105,18 +109,49 @@ class _Evaluator:
 
 
 # ---------------------------------------------------------------------- candidates
-def _factorizations(space: MapSpace, spec: MapperSpec, rng: random.Random) -> tuple[list[Factorization], bool]:
-    """Valid factorisations in visiting order; True when the cap cut the enumeration short."""
+def _factorizations(space: MapSpace, spec: MapperSpec, rng: random.Random) -> Iterator[Factorization]:
+    """Valid factorisations in visiting order. When delay (or edp) leads, spatial assignments are grouped in
+    tiers of equal parallelism, visited by decreasing parallelism, so compute cycles (the delay lower bound)
+    never decrease along the stream. Random algorithms visit a small tier in a shuffled order and sample a
+    large one by independent random dives (no repeats), so a victory condition does not trap the search in
+    one corner of the tier."""
     randomized = spec.algorithm in ("random-pruned", "hybrid", "random")
-    gen = space.factorizations(random.Random(rng.random()) if randomized else None)
-    facts = list(itertools.islice(gen, FACTORIZATION_CAP + 1))
-    capped = len(facts) > FACTORIZATION_CAP
-    facts = facts[:FACTORIZATION_CAP]
-    if randomized:
-        rng.shuffle(facts)
-    if spec.metrics[0] in ("delay", "edp"):
-        facts.sort(key=space.cycles_lower_bound)  # stable: the visiting order survives within equal bounds
-    return facts, capped
+    dfs_rng = random.Random(rng.random()) if randomized else None
+    if spec.metrics[0] not in ("delay", "edp"):
+        groups = [None]
+    else:
+        groups = space.spatial_assignments()
+    tiers: dict[int, list] = {}
+    for g in groups:
+        tiers.setdefault(0 if g is None else space.spatial_product(g), []).append(g)
+    for product in sorted(tiers, reverse=True):
+        tier = tiers[product]
+        if not randomized:
+            for g in tier:
+                yield from itertools.islice(space.factorizations(None, spatial=g), FACTORIZATION_CAP)
+            continue
+        first = list(itertools.islice((f for g in tier for f in space.factorizations(None, spatial=g)),
+                                      ENUMERATE_TIER + 1))
+        if len(first) <= ENUMERATE_TIER:
+            rng.shuffle(first)
+            yield from first
+            continue
+        seen: set[Factorization] = set()
+        live = list(tier)
+        misses = 0
+        while live and misses < 200 and len(seen) < FACTORIZATION_CAP:
+            g = live[rng.randrange(len(live))]
+            f = space.factorizations(dfs_rng, spatial=g)
+            fact = next(f, None)
+            if fact is None:
+                live.remove(g)
+                continue
+            if fact in seen:
+                misses += 1
+                continue
+            misses = 0
+            seen.add(fact)
+            yield fact
 
 
 def _choices(space: MapSpace, fact: Factorization, spec: MapperSpec, rng: random.Random) -> list[tuple]:
@@ -141,11 +176,111 @@ def _choices(space: MapSpace, fact: Factorization, spec: MapperSpec, rng: random
     return out
 
 
-def _candidates(space: MapSpace, facts: list[Factorization], spec: MapperSpec,
-                rng: random.Random) -> Iterator[tuple[int, Mapping]]:
-    for fi, fact in enumerate(facts):
+Point = tuple[Factorization, tuple[tuple[int, ...], ...], tuple[frozenset[str], ...]]
+
+
+def _candidates(space: MapSpace, facts: Iterator[Factorization], spec: MapperSpec, rng: random.Random,
+                counter: list[int]) -> Iterator[tuple[Point, Mapping]]:
+    for fact in facts:
+        counter[0] += 1
         for perms, keeps in _choices(space, fact, spec, rng):
-            yield fi, space.build_mapping(fact, perms, keeps)
+            yield (fact, perms, keeps), space.build_mapping(fact, perms, keeps)
+
+
+def _primes(n: int) -> list[int]:
+    out, p = [], 2
+    while p * p <= n:
+        if n % p == 0:
+            out.append(p)
+            while n % p == 0:
+                n //= p
+        p += 1
+    if n > 1:
+        out.append(n)
+    return out
+
+
+def _neighbours(space: MapSpace, point: Point) -> list[Point]:
+    """Points one move away: a prime factor of one dimension moved to another tiling level (the new loop tried
+    at every legal position), two free loops of one level swapped, or one free keep/bypass bit flipped."""
+    fact, perms, keeps = point
+    nd = len(space.problem.dims)
+    nl = len(space.levels)
+    out: list[Point] = []
+    for d in range(nd):
+        for a in range(nl):
+            if fact[a][d] == 1 or d in space.fixed[a]:
+                continue
+            for p in _primes(fact[a][d]):
+                for b in range(nl):
+                    if b == a or d in space.fixed[b]:
+                        continue
+                    new = [list(x) for x in fact]
+                    new[a][d] //= p
+                    new[b][d] *= p
+                    nf = tuple(tuple(x) for x in new)
+                    if not space.valid_factorization(nf):
+                        continue
+                    per_level = [space.legal_orders(t, nf, perms[t]) for t in range(len(perms))]
+                    for combo in itertools.product(*per_level):
+                        out.append((nf, tuple(combo), keeps))
+    for t, order in enumerate(perms):
+        if space.levels[space.temporal_of[t]].canonical:
+            continue
+        head = space.free_head(t, fact)
+        for i in range(head, len(order)):
+            for j in range(i + 1, len(order)):
+                o = list(order)
+                o[i], o[j] = o[j], o[i]
+                out.append((fact, perms[:t] + (tuple(o),) + perms[t + 1:], keeps))
+    for si, free in enumerate(space.keep_free):
+        for ds in free:
+            k = keeps[si] ^ frozenset([ds])
+            out.append((fact, perms, keeps[:si] + (k,) + keeps[si + 1:]))
+    return out
+
+
+def _remember(top: list[tuple[tuple, Point]], pt: Point, s: Score, metrics: tuple[str, ...]) -> None:
+    """Keep the REFINE_STARTS best points with distinct factorisations (key carries the score)."""
+    key = (sort_key(s, metrics), s.energy_pj, s.cycles, s.last_level_accesses)
+    for i, (k, p) in enumerate(top):
+        if p[0] == pt[0]:
+            if key < k:
+                top[i] = (key, pt)
+            return
+    top.append((key, pt))
+    if len(top) > REFINE_STARTS:
+        top.sort(key=lambda e: e[0])
+        top.pop()
+
+
+def _score_of_key(key: tuple) -> Score:
+    return Score(key[1], key[2], key[3])
+
+
+def _refine(space: MapSpace, start: Point, score: Score, evaluator: _Evaluator, metrics: tuple[str, ...],
+            seen: set[Point], max_rounds: int = 60) -> tuple[Point, Score, int, int]:
+    """Steepest-descent local search from `start`; returns the local optimum, its score and the counts."""
+    cur, cur_s = start, score
+    evaluated = valid = 0
+    for _ in range(max_rounds):
+        nbrs = [n for n in dict.fromkeys(_neighbours(space, cur)) if n not in seen]
+        if not nbrs:
+            break
+        seen.update(nbrs)
+        scores = evaluator([space.build_mapping(*n) for n in nbrs])
+        evaluated += len(nbrs)
+        step = None
+        for n, s in zip(nbrs, scores):
+            if s is None:
+                continue
+            valid += 1
+            if is_better(s, cur_s if step is None else step[1], metrics):
+                step = (n, s)
+        if step is None:
+            break
+        cur, cur_s = step
+    return cur, cur_s, evaluated, valid
 
 
 # ---------------------------------------------------------------------- the loop
@@ -154,39 +289,33 @@ def search_mappings(space: MapSpace, prices: sem.LevelPrices, spec: MapperSpec, 
     """Best mapping of the space under `spec`; raises NoMappingError when nothing valid exists or is found."""
     t0 = time.monotonic()
     rng = random.Random(seed)
-    facts, capped = _factorizations(space, spec, rng)
-    if not facts:
-        raise NoMappingError(
-            "no mapping satisfies the constraints: every factorisation overflows a buffer or a fanout "
-            f"(deepest level reached: {space.deepest_level_name()})", file=space_files(space),
-            key="constraints", fix="relax the factors, permutations or bypass constraints of that level")
-    if capped:
-        log.warning("mapspace larger than %d factorisations: searching a sample", FACTORIZATION_CAP)
+    n_facts = [0]
     metrics = spec.metrics
     delay_first = metrics[0] == "delay"
     best: Score | None = None
     best_map: Mapping | None = None
     evaluated = valid = since_best = invalid_run = 0
+    top: list[tuple[tuple, Point]] = []
     stop = "search space exhausted"
     evaluator = _Evaluator(space, prices, threads)
     last_report = t0
     try:
-        stream = _candidates(space, facts, spec, rng)
+        stream = _candidates(space, _factorizations(space, spec, rng), spec, rng, n_facts)
         done = False
         while not done:
             batch = list(itertools.islice(stream, BATCH))
             if not batch:
                 break
             if delay_first and best is not None:
-                keep = [(fi, m) for fi, m in batch if space.cycles_lower_bound(facts[fi]) <= best.cycles]
+                keep = [(pt, m) for pt, m in batch if space.cycles_lower_bound(pt[0]) <= best.cycles]
                 if len(keep) < len(batch):
                     batch, done = keep, True
                     stop = "no unvisited mapping can reach a lower delay"
                 if not batch:
                     break
             scores = evaluator([m for _, m in batch])
-            for (fi, m), s in zip(batch, scores):
-                if delay_first and best is not None and space.cycles_lower_bound(facts[fi]) > best.cycles:
+            for (pt, m), s in zip(batch, scores):
+                if delay_first and best is not None and space.cycles_lower_bound(pt[0]) > best.cycles:
                     done, stop = True, "no unvisited mapping can reach a lower delay"
                     break
                 evaluated += 1
@@ -198,6 +327,7 @@ def search_mappings(space: MapSpace, prices: sem.LevelPrices, spec: MapperSpec, 
                     continue
                 invalid_run = 0
                 valid += 1
+                _remember(top, pt, s, metrics)
                 if is_better(s, best, metrics):
                     best, best_map, since_best = s, m, 0
                 else:
@@ -215,13 +345,28 @@ def search_mappings(space: MapSpace, prices: sem.LevelPrices, spec: MapperSpec, 
                 if best is not None:
                     msg += f", best {best.cycles} cycles {best.energy_pj:.6g} pJ"
                 progress(msg)
+        # local search from the best few distinct factorisations found
+        seen: set[Point] = {pt for _, pt in top}
+        for _, pt in sorted(top, key=lambda e: e[0])[:REFINE_STARTS]:
+            sc = next(s for s_key, p in top if p == pt for s in [_score_of_key(s_key)])
+            pt2, s2, n_eval, n_valid = _refine(space, pt, sc, evaluator, metrics, seen)
+            evaluated += n_eval
+            valid += n_valid
+            if is_better(s2, best, metrics):
+                best, best_map = s2, space.build_mapping(*pt2)
+                stop += "; improved by local search"
     finally:
         evaluator.close()
+    if n_facts[0] == 0:
+        raise NoMappingError(
+            "no mapping satisfies the constraints: every factorisation overflows a buffer or a fanout "
+            f"(deepest level reached: {space.deepest_level_name()})", file=space_files(space),
+            key="constraints", fix="relax the factors, permutations or bypass constraints of that level")
     if best is None or best_map is None:
         raise NoMappingError(f"no valid mapping found: {evaluated} candidates evaluated, none valid; stopped "
                              f"after {stop}", file=space_files(space), key="timeout",
                              fix="raise the mapper timeout or relax the constraints")
-    return SearchResult(best_map, best, evaluated, valid, time.monotonic() - t0, stop, len(facts))
+    return SearchResult(best_map, best, evaluated, valid, time.monotonic() - t0, stop, n_facts[0])
 
 
 def space_files(space: MapSpace) -> str | None:

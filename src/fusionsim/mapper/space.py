@@ -196,9 +196,66 @@ class MapSpace:
                     last_free[di] = li
         return later_fixed, last_free
 
-    def factorizations(self, rng: random.Random | None = None) -> Iterator[Factorization]:
+    def spatial_assignments(self) -> list[tuple[tuple[int, ...], ...]]:
+        """Every legal choice of the spatial factors (one tuple per spatial level, inner to outer): X/Y fanouts
+        respected and, per dimension, compatible with the bound and the fixed temporal factors."""
+        nd = len(self.problem.dims)
+        sp = [li for li, lv in enumerate(self.levels) if lv.spatial]
+        rem0 = []
+        for di in range(nd):
+            fixed_t = math.prod(f.get(di, 1) for f, lv in zip(self.fixed, self.levels) if not lv.spatial)
+            rem0.append(self.problem.bounds[di] // fixed_t if self.problem.bounds[di] % fixed_t == 0 else 0)
+        out: list[tuple[tuple[int, ...], ...]] = []
+
+        def level_combos(li: int, rem: list[int]) -> Iterator[tuple[int, ...]]:
+            lvl = self.levels[li]
+            cap = lvl.fanout_x * lvl.fanout_y
+            opts = []
+            for di in range(nd):
+                if rem[di] == 0:
+                    return
+                if di in self.fixed[li]:
+                    f = self.fixed[li][di]
+                    opts.append([f] if rem[di] % f == 0 else [])
+                else:
+                    mx = min(cap, self.maxf[li].get(di, cap))
+                    opts.append([f for f in _divisors(rem[di]) if f <= mx])
+
+            def rec(di: int, prod: int, acc: list[int]) -> Iterator[tuple[int, ...]]:
+                if di == nd:
+                    combo = tuple(acc)
+                    if self.spatial_axes(li, combo) is not None:
+                        yield combo
+                    return
+                for f in opts[di]:
+                    if prod * f <= cap:
+                        acc.append(f)
+                        yield from rec(di + 1, prod * f, acc)
+                        acc.pop()
+
+            yield from rec(0, 1, [])
+
+        def rec_levels(k: int, rem: list[int], acc: list[tuple[int, ...]]) -> None:
+            if k == len(sp):
+                out.append(tuple(acc))
+                return
+            for combo in level_combos(sp[k], rem):
+                rec_levels(k + 1, [r // c for r, c in zip(rem, combo)], [*acc, combo])
+
+        rec_levels(0, rem0, [])
+        return out
+
+    def spatial_product(self, assignment: tuple[tuple[int, ...], ...]) -> int:
+        return math.prod(math.prod(c) for c in assignment)
+
+    def factorizations(self, rng: random.Random | None = None,
+                       spatial: tuple[tuple[int, ...], ...] | None = None) -> Iterator[Factorization]:
         """Every factorisation that fits the buffers (forced-kept dataspaces) and the X/Y fanouts, depth-first
-        from the innermost level; with `rng` the branches are visited in a random order."""
+        from the innermost level; with `rng` the branches are visited in a random order; with `spatial` the
+        spatial levels take those factors (from `spatial_assignments`)."""
+        preset: dict[int, tuple[int, ...]] = {}
+        if spatial is not None:
+            preset = dict(zip([li for li, lv in enumerate(self.levels) if lv.spatial], spatial))
         later_fixed, last_free = self._prep()
         nd, nl = len(self.problem.dims), len(self.levels)
         bounds = list(self.problem.bounds)
@@ -213,8 +270,13 @@ class MapSpace:
             opts = self._options(li, rem, later_fixed, last_free)
             if any(not o for o in opts):
                 return
-            combos: Iterator[tuple[int, ...]] | list[tuple[int, ...]] = itertools.product(*opts)
-            if rng is not None:
+            combos: Iterator[tuple[int, ...]] | list[tuple[int, ...]]
+            if li in preset:
+                want = preset[li]
+                combos = [want] if all(w in o for w, o in zip(want, opts)) else []
+            else:
+                combos = itertools.product(*opts)
+            if rng is not None and li not in preset:
                 combos = list(combos)
                 rng.shuffle(combos)
             for combo in combos:
@@ -229,6 +291,53 @@ class MapSpace:
                 acc.pop()
 
         yield from rec(0, bounds, [1] * nd, [])
+
+    def sample_factorization(self, rng: random.Random, spatial: tuple[tuple[int, ...], ...]) -> Factorization | None:
+        """One random valid factorisation with these spatial factors: a randomised depth-first dive that
+        backtracks on dead ends and stops at the first leaf (None if the assignment has no valid completion)."""
+        it = self.factorizations(rng, spatial=spatial)
+        return next(it, None)
+
+    def valid_factorization(self, fact: Factorization) -> bool:
+        """The checks the enumeration applies, for a factorisation built another way (local search moves)."""
+        nd = len(self.problem.dims)
+        for di in range(nd):
+            if math.prod(f[di] for f in fact) != self.problem.bounds[di]:
+                return False
+        ext = [1] * nd
+        for li, lvl in enumerate(self.levels):
+            combo = fact[li]
+            if any(combo[d] != v for d, v in self.fixed[li].items()):
+                return False
+            if any(combo[d] > v for d, v in self.maxf[li].items()):
+                return False
+            ext = [e * c for e, c in zip(ext, combo)]
+            if lvl.spatial:
+                if math.prod(combo) > lvl.fanout_x * lvl.fanout_y or self.spatial_axes(li, combo) is None:
+                    return False
+            elif not self._fits(lvl.storage, ext, self.keep_forced[lvl.storage]):
+                return False
+        return self._utilization_ok(fact)
+
+    def legal_orders(self, t: int, fact: Factorization, previous: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """Orders of temporal level `t` (ordinal in `temporal_of`) for `fact` that keep `previous`'s relative
+        order: the user prefix first, a newly non-unit dimension tried at every free position."""
+        li = self.temporal_of[t]
+        lvl, f = self.levels[li], fact[li]
+        head = [d for d in lvl.prefix if f[d] > 1]
+        rest = [d for d in previous if f[d] > 1 and d not in head]
+        new = [d for d in range(len(f)) if f[d] > 1 and d not in head and d not in rest]
+        if lvl.canonical:
+            return [tuple(head + sorted(rest + new))]
+        orders = [rest]
+        for d in new:
+            orders = [o[:i] + [d] + o[i:] for o in orders for i in range(len(o) + 1)]
+        return [tuple(head + o) for o in orders]
+
+    def free_head(self, t: int, fact: Factorization) -> int:
+        """Number of leading loops of temporal level `t` fixed by the user permutation prefix."""
+        li = self.temporal_of[t]
+        return sum(1 for d in self.levels[li].prefix if fact[li][d] > 1)
 
     def _utilization_ok(self, fact: list[tuple[int, ...]] | Factorization) -> bool:
         if self.min_utilization <= 0:
