@@ -23,16 +23,12 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fusionsim", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="fusionsim", description="Timeloop-compatible accelerator cost model, mapper, energy tables, "
+        "sparse baseline and layer-fusion search.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, module in SUBCOMMANDS.items():
-        try:
-            mod = importlib.import_module(f"fusionsim.cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"fusionsim.cli.{module}":
-                continue  # subcommand not built yet
-            raise
-        mod.register(sub)
+    for module in SUBCOMMANDS.values():
+        importlib.import_module(f"fusionsim.cli.{module}").register(sub)
     return parser
 
 
