@@ -82,3 +82,18 @@ def test_worked_examples_of_the_reading_guide(timeloop_ref: Path, rel: str) -> N
         assert glb["Inputs"].utilized_capacity == 340 and glb["Inputs"].reads == 3264
         assert ours.level("ifmap_spad").dataspaces["Inputs"].partition_size == 115
         assert ours.level("DRAM").dataspaces["Weights"].reads == 540
+
+
+def test_tree_form_arch_with_components_gives_the_same_numbers(timeloop_ref: Path) -> None:
+    """The v0.3 tree-form arch (with its components/ folder) evaluates like the flattened file that ran."""
+    acc = timeloop_ref / "fusion-timeloop-model/accelerator/baseline"
+    cases = [c for c in _cases(timeloop_ref) if "baseline" in c.parts][:40]
+    assert cases
+    for case in cases:
+        out = case / "output"
+        prob = sorted(case.glob("prob/*.yaml"))[0]
+        flat = evaluate_files(out / "timeloop-mapper.flattened_architecture.yaml", prob,
+                              out / "timeloop-mapper.map.txt", out / "timeloop-mapper.ERT.yaml")
+        tree = evaluate_files(acc / "arch.yaml", prob, out / "timeloop-mapper.map.txt",
+                              out / "timeloop-mapper.ERT.yaml", components=acc / "components")
+        assert (tree.energy_pJ, tree.cycles) == (flat.energy_pJ, flat.cycles), case
