@@ -1,14 +1,15 @@
 # Developer shortcuts; the README's two commands are `make run` and `make test`.
 PY ?= python3
 VENV ?= .venv
+EXTRAS ?= test
 BIN := $(VENV)/bin
 
 .PHONY: setup run test lint bench check clean
 
-$(BIN)/fusionsim: pyproject.toml
+$(BIN)/fusionsim: pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
 	touch $@
 
 setup: $(BIN)/fusionsim
