@@ -1,0 +1,150 @@
+"""`fusionsim fusion-benchmark`: per-layer, per-tile, per-dataflow-type cost tables for the fusion search."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from fusionsim.errors import InputError
+from fusionsim.fusion import benchmark_stage as bs
+from fusionsim.fusion.tables import TYPES
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("fusion-benchmark", help=__doc__.split(": ", 1)[1],
+                              description=__doc__.split(": ", 1)[1])
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--layers", help="folder with one Timeloop problem YAML per layer, numbered in order")
+    src.add_argument("--network", help="network definition workloads/<net>.yaml (needs --dataset)")
+    p.add_argument("--dataset", help="dataset of --network (its input size)")
+    p.add_argument("--accelerator", help="accelerator folder with accelerator.yaml (arch, ert, constraints, mapper)")
+    p.add_argument("--arch", help="arch YAML (overrides the accelerator's)")
+    p.add_argument("--components", help="compound component folder (overrides the accelerator's)")
+    p.add_argument("--ert", help="ERT YAML (overrides the accelerator's)")
+    p.add_argument("--constraints", nargs="+", help="base constraint YAMLs, without a DRAM keep/bypass rule")
+    p.add_argument("--mapper", help="mapper YAML (overrides the accelerator's)")
+    p.add_argument("--dram", help="outermost level whose keep/bypass encodes the type (default: the manifest's "
+                                  "fusion.dram, else DRAM)")
+    p.add_argument("--types", default=",".join(bs.SEED_TYPE_ORDER), help="comma-separated dataflow types")
+    p.add_argument("--tiles", default="all", help="'all' (1..P, the seed) or comma-separated tile widths")
+    p.add_argument("--slc-all-tiles", action="store_true", help="benchmark every width for SLC too")
+    p.add_argument("--engine", choices=("native", "timeloop"), default="native")
+    p.add_argument("--seed", type=int, default=0, help="mapper seed")
+    p.add_argument("--workers", type=int, default=1, help="jobs run in parallel processes")
+    p.add_argument("--out", required=True, help="output folder for the tables (runs/ keeps every job, resumable)")
+    p.add_argument("--plan", action="store_true", help="also run the exact search and write plan.json, plan.log, "
+                                                       "statistics.csv, tiling.png, energy.png under OUT/plan/")
+    p.add_argument("--weights-level", metavar="NAME:WORDS", help="for --plan (default: the manifest's fusion section)")
+    p.add_argument("--inputs-level", metavar="NAME:WORDS")
+    p.add_argument("--outputs-level", metavar="NAME:WORDS")
+    p.add_argument("--objective", choices=("energy", "latency", "edp"), default="energy")
+    p.add_argument("--dry-run", action="store_true", help="print the job count and exit")
+    p.set_defaults(run=run)
+
+
+def _manifest(folder: str | None) -> tuple[dict, Path | None]:
+    if folder is None:
+        return {}, None
+    root = Path(folder)
+    path = root / "accelerator.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise InputError("no accelerator manifest", file=path, fix="point --accelerator at accelerators/<name>") from None
+    return raw, root
+
+
+def setup_from_args(args: argparse.Namespace) -> tuple[bs.BenchSetup, dict]:
+    """The BenchSetup named by the arguments (explicit files override the manifest's) and its fusion section."""
+    raw, root = _manifest(args.accelerator)
+    kinds = (raw.get("layer_kinds") or {}).get("default") or {}
+
+    def pick(value: str | None, manifest_value: str | None, what: str) -> Path | None:
+        if value:
+            return Path(value)
+        if manifest_value and root is not None:
+            return root / manifest_value
+        if what:
+            raise InputError(f"no {what} given", key=f"--{what}", fix=f"pass --{what} or --accelerator")
+        return None
+
+    cons = [Path(c) for c in args.constraints] if args.constraints else (
+        [root / c for c in kinds.get("constraints", [])] if root is not None else [])
+    if not cons:
+        raise InputError("no base constraints", key="--constraints", fix="pass --constraints or --accelerator")
+    fusion = raw.get("fusion") or {}
+    setup = bs.BenchSetup(arch=pick(args.arch, raw.get("arch"), "arch"), ert=pick(args.ert, raw.get("ert"), "ert"),
+                          constraints=tuple(cons), mapper=pick(args.mapper, kinds.get("mapper"), "mapper"),
+                          components=pick(args.components, raw.get("components"), ""),
+                          dram=args.dram or fusion.get("dram", "DRAM"), engine=args.engine, seed=args.seed)
+    return setup, fusion
+
+
+def _tiles(text: str) -> list[int] | None:
+    if text == "all":
+        return None
+    try:
+        return sorted({int(t) for t in text.split(",") if t.strip()})
+    except ValueError:
+        raise InputError(f"expected 'all' or comma-separated widths, got {text!r}", key="--tiles") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    types = [t.strip() for t in args.types.split(",") if t.strip()]
+    for t in types:
+        if t not in TYPES:
+            raise InputError(f"unknown dataflow type {t!r}", key="--types", fix=f"use {', '.join(TYPES)}")
+    setup, fusion = setup_from_args(args)
+    out = Path(args.out)
+    if args.layers:
+        layers = bs.load_layer_dir(args.layers)
+        layer_dir = Path(args.layers)
+    else:
+        if not args.dataset:
+            raise InputError("--network needs --dataset", key="--dataset")
+        layer_set = bs.network_layer_set(args.network, args.dataset)
+        layer_dir = out / "layers"
+        bs.write_layer_set(layer_set, layer_dir)
+        layers = list(layer_set.layers)
+    tiles = _tiles(args.tiles)
+    if args.dry_run:
+        jobs = bs.plan_jobs(layers, setup, types, tiles, args.slc_all_tiles)
+        entries = sum(len(j.uses) for j in jobs)
+        print(json.dumps({"layers": len(layers), "entries": entries, "jobs": len(jobs)}))
+        return 0
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            print(f"fusion-benchmark: {done}/{total} jobs", file=sys.stderr)
+
+    tables = bs.run_benchmark(layers, setup, out, types, tiles, args.workers, True, args.slc_all_tiles, progress)
+    summary = {"out": str(out), "layers": len(layers), "jobs": tables.jobs, "seconds": round(tables.seconds, 3)}
+    if args.plan:
+        summary["plan"] = _plan(args, fusion, layer_dir, out)
+    print(json.dumps(summary))
+    return 0
+
+
+def _plan(args: argparse.Namespace, fusion: dict, layer_dir: Path, out: Path) -> dict:
+    from fusionsim.fusion.plan import BufferLevels, Level
+    from fusionsim.fusion.search import search_exact
+    from fusionsim.fusion.tables import load_tables
+
+    def level(value: str | None, key: str) -> Level:
+        text = value or fusion.get(key.replace("-", "_"))
+        if not text:
+            raise InputError("no buffer level for --plan", key=f"--{key}",
+                             fix=f"pass --{key} NAME:WORDS or add fusion.{key.replace('-', '_')} to the manifest")
+        return Level.parse(str(text), f"--{key}")
+
+    levels = BufferLevels(level(args.weights_level, "weights-level"), level(args.inputs_level, "inputs-level"),
+                          level(args.outputs_level, "outputs-level"))
+    workload = bs.load_layer_set(layer_dir)
+    plan = search_exact(workload, load_tables(out), levels, args.objective)
+    paths = bs.write_plan_outputs(plan, workload, out / "costs.json", out / "plan")
+    return {"fused_uJ": round(plan.fused_uJ, 3), "layer_by_layer_uJ": round(plan.layer_by_layer_uJ, 3),
+            "saving_pct": round(plan.saving_pct, 3), "files": {k: str(v) for k, v in paths.items()}}

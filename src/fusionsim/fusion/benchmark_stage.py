@@ -1,0 +1,551 @@
+"""The fusion benchmark stage: per-(layer, tile width, dataflow type) costs for the fusion-tiling search.
+
+As the seed's Benchmarker (spec 3): a tile of width `t` is the layer's problem with `P = Q = t` (all output
+channels, square), benchmarked for every `t = 1..P` and each of the seven dataflow types; `SLC` (the
+layer-by-layer baseline) runs only the full layer. A type is the same tile with a different keep/bypass rule at
+the outermost (DRAM) level: kept = moved to/from DRAM and costed, bypassed = stays on chip (free).
+
+Jobs are keyed by content (tile problem, DRAM rule, the accelerator files' bytes, mapper seed, engine), so equal
+layers and repeated runs share one job. A job maps the tile (fusion.mapper.api.map_files, native engine by
+default) and, when the mapper kept a dataspace at DRAM that the type bypasses (our mapper keeps everything at
+the outermost level), re-evaluates the found mapping with the type's DRAM keep set.
+
+Outputs (`write_tables`): the seed's `<TYPE>.json` (`{layer: {tile: energy_uJ}}`, layers descending) and
+`<TYPE>/Layer<k>.json`, `<TYPE>_cycles.json` for the latency/EDP objectives, and our `costs.json` with
+cycles, MACs and per-level energies of every entry.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import logging
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fusionsim import atomic_io
+from fusionsim.errors import InputError
+from fusionsim.fusion.tables import TYPES, load_layers
+
+log = logging.getLogger(__name__)
+
+#: the seed Benchmarker's loop order (spec 3.1)
+SEED_TYPE_ORDER = ("SLC", "LBLC", "ELBLC", "WCC", "EWCC", "OutWCC", "Start")
+#: dataspaces each type keeps at DRAM (None: no rule, Timeloop's default of keeping everything), spec 3.2
+DRAM_KEEP: dict[str, tuple[str, ...] | None] = {
+    "SLC": None,
+    "Start": ("Inputs", "Weights"),
+    "LBLC": ("Weights",),
+    "ELBLC": ("Outputs", "Weights"),
+    "WCC": (),
+    "EWCC": ("Outputs",),
+    "OutWCC": ("Inputs",),
+}
+#: the seed core's on-chip flags [weights, inputs, outputs] per type
+ON_CHIP: dict[str, tuple[int, int, int]] = {
+    "SLC": (0, 0, 0), "Start": (0, 0, 1), "LBLC": (0, 1, 1), "ELBLC": (0, 1, 0),
+    "WCC": (1, 1, 1), "EWCC": (1, 1, 0), "OutWCC": (1, 0, 1),
+}
+DATASPACES = ("Inputs", "Outputs", "Weights")
+COSTS_FORMAT = "fusionsim-fusion-costs/1"
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+
+@dataclass(frozen=True)
+class BenchLayer:
+    """One layer of the network: 1-based number (execution order), name and its Timeloop problem dict."""
+
+    number: int
+    name: str
+    problem: dict[str, Any] = field(compare=False, hash=False)
+
+    @property
+    def width(self) -> int:
+        """Output width P (the tiles are square, P = Q = t)."""
+        return int(self.problem["problem"]["instance"]["P"])
+
+
+@dataclass(frozen=True)
+class BenchSetup:
+    """What every job hands the mapper: accelerator files, mapper settings, engine and seed."""
+
+    arch: Path
+    ert: Path
+    constraints: tuple[Path, ...]
+    mapper: Path
+    components: Path | None = None
+    dram: str = "DRAM"
+    engine: str = "native"
+    seed: int = 0
+
+    def fingerprint(self) -> str:
+        """Hash of every input file's bytes (components folder included), engine and seed."""
+        h = hashlib.sha256()
+        files = [self.arch, self.ert, self.mapper, *self.constraints]
+        if self.components is not None:
+            comp = Path(self.components)
+            files += sorted(comp.glob("*.yaml")) if comp.is_dir() else [comp]
+        for f in files:
+            try:
+                h.update(Path(f).read_bytes())
+            except FileNotFoundError:
+                raise InputError("benchmark input not found", file=f, fix="check the accelerator's files") from None
+        h.update(f"{self.dram}|{self.engine}|{self.seed}".encode())
+        return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class BenchJob:
+    """One mapper run: a tile problem under one dataflow type's DRAM rule (see `DRAM_KEEP`)."""
+
+    key: str
+    problem: dict[str, Any] = field(compare=False, hash=False)
+    dram_keep: tuple[str, ...] | None
+    uses: tuple[tuple[str, int, int], ...] = ()  # (type, layer number, tile width) entries it answers
+
+
+def load_layer_dir(folder: str | Path) -> list[BenchLayer]:
+    """Layers from a folder of Timeloop problem YAMLs, ordered by the number in the file name (as the search)."""
+    shapes = load_layers(folder)
+    return [BenchLayer(i + 1, sh.name, yaml.safe_load(Path(sh.file).read_text())) for i, sh in enumerate(shapes)]
+
+
+# ------------------------------------------------------------------------------------------------ tiles
+
+
+def tile_widths(width: int, kind: str, tiles: Sequence[int] | None = None, slc_all_tiles: bool = False) -> list[int]:
+    """Tile widths benchmarked for one layer and type: 1..width (SLC: only `width`), or `tiles` clipped to it."""
+    if width < 1:
+        raise InputError(f"output width must be positive, got {width}", key="P")
+    if kind == "SLC" and not slc_all_tiles:
+        return [width]
+    if tiles is None:
+        return list(range(1, width + 1))
+    return sorted({t for t in tiles if 1 <= t <= width} | ({width} if kind == "SLC" else set()))
+
+
+def tile_problem(problem: dict[str, Any], tile: int) -> dict[str, Any]:
+    """The layer's problem with `P = Q = tile` (all output channels of a tile x tile patch)."""
+    out = copy.deepcopy(problem)
+    inst = out["problem"]["instance"]
+    if tile > int(inst["P"]):
+        raise InputError(f"tile width {tile} is wider than the layer (P={inst['P']})", key="problem.instance.P")
+    inst["P"] = inst["Q"] = tile
+    return out
+
+
+def input_tile_width(tile: int, kernel: int, stride: int = 1, dilation: int = 1, pad: int = 0) -> int:
+    """Input width a `tile`-wide output needs, the seed's `(t-1)*stride - 2*pad + dil*(K-1) + 1`."""
+    return (tile - 1) * stride - 2 * pad + dilation * (kernel - 1) + 1
+
+
+def type_constraints(kind: str, dram: str = "DRAM") -> dict[str, Any] | None:
+    """The DRAM datatype rule that encodes `kind` (None for SLC: no rule)."""
+    if kind not in DRAM_KEEP:
+        raise InputError(f"unknown dataflow type {kind!r}", key="types", fix=f"use {', '.join(TYPES)}")
+    keep = DRAM_KEEP[kind]
+    if keep is None:
+        return None
+    return {"architecture_constraints": {"targets": [
+        {"target": dram, "type": "datatype", "keep": list(keep),
+         "bypass": [d for d in DATASPACES if d not in keep]}]}}
+
+
+def job_key(problem: dict[str, Any], dram_keep: tuple[str, ...] | None, fingerprint: str) -> str:
+    """Content key of a job: canonical problem instance and shape, DRAM rule and the setup's fingerprint."""
+    body = {"problem": problem["problem"], "dram_keep": sorted(dram_keep) if dram_keep is not None else None,
+            "setup": fingerprint}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def enumerate_entries(layers: Sequence[BenchLayer], types: Sequence[str] = SEED_TYPE_ORDER,
+                      tiles: Sequence[int] | None = None, slc_all_tiles: bool = False) -> list[tuple[str, int, int]]:
+    """(type, layer number, tile width) in the seed's order: types as given, layers descending, widths ascending."""
+    out = []
+    for kind in types:
+        if kind not in DRAM_KEEP:
+            raise InputError(f"unknown dataflow type {kind!r}", key="types", fix=f"use {', '.join(TYPES)}")
+        for lay in sorted(layers, key=lambda x: -x.number):
+            out += [(kind, lay.number, t) for t in tile_widths(lay.width, kind, tiles, slc_all_tiles)]
+    return out
+
+
+def plan_jobs(layers: Sequence[BenchLayer], setup: BenchSetup, types: Sequence[str] = SEED_TYPE_ORDER,
+              tiles: Sequence[int] | None = None, slc_all_tiles: bool = False) -> list[BenchJob]:
+    """Unique jobs (deduplicated by content) for every table entry, in first-use order."""
+    fp = setup.fingerprint()
+    by_number = {lay.number: lay for lay in layers}
+    jobs: dict[str, tuple[dict, tuple | None, list]] = {}
+    for kind, number, t in enumerate_entries(layers, types, tiles, slc_all_tiles):
+        prob = tile_problem(by_number[number].problem, t)
+        keep = DRAM_KEEP[kind]
+        key = job_key(prob, keep, fp)
+        jobs.setdefault(key, (prob, keep, []))[2].append((kind, number, t))
+    return [BenchJob(k, p, keep, tuple(uses)) for k, (p, keep, uses) in jobs.items()]
+
+
+def write_job_inputs(job: BenchJob, folder: str | Path, dram: str = "DRAM") -> tuple[Path, Path | None]:
+    """Write the job's `problem.yaml` and (unless SLC) `dataflow.yaml` into `folder`; returns their paths."""
+    folder = Path(folder)
+    prob = folder / "problem.yaml"
+    atomic_io.write_text(prob, yaml.safe_dump(job.problem, sort_keys=True))
+    if job.dram_keep is None:
+        return prob, None
+    cons = folder / "dataflow.yaml"
+    keep = list(job.dram_keep)
+    rule = {"architecture_constraints": {"targets": [
+        {"target": dram, "type": "datatype", "keep": keep, "bypass": [d for d in DATASPACES if d not in keep]}]}}
+    atomic_io.write_text(cons, yaml.safe_dump(rule, sort_keys=False))
+    return prob, cons
+
+
+# ------------------------------------------------------------------------------------------------ running
+
+
+@lru_cache(maxsize=8)
+def _model_inputs(arch: Path, components: Path | None, ert: Path) -> tuple[Any, Any]:
+    from fusionsim.model import semantics_v1 as sem
+    from fusionsim.spec.arch import load_arch
+    from fusionsim.spec.ert import load_ert
+
+    a = load_arch(arch, components)
+    return a, sem.price_levels(a, load_ert(ert))
+
+
+def _apply_dram_keep(setup: BenchSetup, problem_file: Path, mapping_yaml: str,
+                     keep: tuple[str, ...]) -> dict[str, Any] | None:
+    """Re-evaluate a mapping with the outermost level keeping only `keep`; None when it already does."""
+    from fusionsim.model.evaluate import evaluate
+    from fusionsim.spec.mapping import parse_mapping_yaml
+    from fusionsim.spec.problem import load_problem
+
+    arch, prices = _model_inputs(Path(setup.arch), setup.components and Path(setup.components), Path(setup.ert))
+    prob = load_problem(problem_file)
+    mapping = parse_mapping_yaml(yaml.safe_load(mapping_yaml), arch, prob)
+    top = mapping.levels[-1]
+    if top.name != setup.dram:
+        raise InputError(f"outermost level is {top.name}, not {setup.dram}", file=setup.arch, key="dram",
+                         fix=f"set the accelerator's fusion.dram to {top.name}")
+    if set(top.keep) == set(keep):
+        return None
+    levels = (*mapping.levels[:-1], dataclasses.replace(top, keep=frozenset(keep)))
+    return evaluate(arch, prob, dataclasses.replace(mapping, levels=levels), prices).to_json()
+
+
+def summarize_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    """energy (uJ), cycles, MACs and per-level energies (pJ) of an EvalResult JSON."""
+    levels = {lv["name"]: float(lv["energy_pJ"]) for lv in stats.get("levels", [])}
+    return {"energy_uJ": float(stats["energy_pJ"]) / 1e6, "cycles": float(stats["cycles"]),
+            "macs": int(stats.get("macs", 0)), "levels_pJ": levels}
+
+
+def run_job(job: BenchJob, setup: BenchSetup, out_dir: str | Path | None = None,
+            threads: int = 1) -> dict[str, Any]:
+    """Map one job's tile; returns its summary (energy_uJ, cycles, macs, levels_pJ) plus mapping and timing.
+
+    With `out_dir`, the inputs and the mapper's outputs (mapping.yaml, stats.json, stats.txt) stay there and
+    `result.json` is written last (atomically), so a finished job is recognisable by that file."""
+    from fusionsim.mapper.api import map_files
+
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="fusion-bench-") as tmp:
+        folder = Path(out_dir) if out_dir is not None else Path(tmp)
+        prob, cons = write_job_inputs(job, folder, setup.dram)
+        constraints = [*map(Path, setup.constraints), *([cons] if cons else [])]
+        res = map_files(Path(setup.arch), prob, constraints, Path(setup.mapper), Path(setup.ert),
+                        components=setup.components and Path(setup.components), seed=setup.seed,
+                        threads=threads, engine=setup.engine, out_dir=folder if out_dir is not None else None)
+        stats, adjusted = res["stats"], False
+        if job.dram_keep is not None and setup.engine == "native":
+            redo = _apply_dram_keep(setup, prob, res["mapping"], job.dram_keep)
+            if redo is not None:
+                stats, adjusted = redo, True
+    out = {"key": job.key, **summarize_stats(stats), "dram_keep": job.dram_keep, "dram_keep_reapplied": adjusted,
+           "mapping": res.get("mapping"), "uses": [list(u) for u in job.uses],
+           "seconds": round(time.monotonic() - t0, 3)}
+    if out_dir is not None:
+        atomic_io.write_json(Path(out_dir) / "result.json", out)
+    return out
+
+
+def _run_one(args: tuple[BenchJob, BenchSetup, str | None]) -> dict[str, Any]:
+    job, setup, folder = args
+    return run_job(job, setup, folder)
+
+
+def run_jobs(jobs: Sequence[BenchJob], setup: BenchSetup, work_dir: str | Path | None = None, workers: int = 1,
+             progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any]]:
+    """Run every job (in `workers` processes); with `work_dir`, job `k` lives in `work_dir/k/` and a job whose
+    `result.json` already exists is reused (resume). Returns results by job key."""
+    results: dict[str, dict[str, Any]] = {}
+    todo = []
+    for job in jobs:
+        folder = Path(work_dir) / job.key if work_dir is not None else None
+        done = folder / "result.json" if folder is not None else None
+        if done is not None and done.is_file():
+            results[job.key] = json.loads(done.read_text())
+        else:
+            todo.append((job, setup, str(folder) if folder is not None else None))
+    if workers > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for n, res in enumerate(pool.map(_run_one, todo, chunksize=max(1, len(todo) // (8 * workers))), 1):
+                results[res["key"]] = res
+                if progress:
+                    progress(n, len(todo))
+    else:
+        for n, item in enumerate(todo, 1):
+            res = _run_one(item)
+            results[res["key"]] = res
+            if progress:
+                progress(n, len(todo))
+    return results
+
+
+# ------------------------------------------------------------------------------------------------ tables
+
+
+@dataclass
+class BenchTables:
+    """Assembled cost tables: entry[type][layer number][tile width] = job summary."""
+
+    layers: list[BenchLayer]
+    entries: dict[str, dict[int, dict[int, dict[str, Any]]]]
+    jobs: int = 0
+    seconds: float = 0.0
+
+    def table(self, kind: str, metric: str = "energy_uJ") -> dict[int, dict[int, float]]:
+        """`{layer: {tile: value}}` of one type and metric."""
+        return {lay: {t: float(v[metric]) for t, v in row.items()} for lay, row in self.entries.get(kind, {}).items()}
+
+
+def assemble_tables(layers: Sequence[BenchLayer], jobs: Sequence[BenchJob],
+                    results: dict[str, dict[str, Any]]) -> BenchTables:
+    """Fan job results out to the table entries they answer; InputError naming the job if one is missing."""
+    entries: dict[str, dict[int, dict[int, dict[str, Any]]]] = {}
+    for job in jobs:
+        res = results.get(job.key)
+        if res is None:
+            kind, number, t = job.uses[0]
+            raise InputError(f"no result for job {job.key} ({kind}, layer {number}, tile {t})", key=job.key,
+                             fix="run the job (or the benchmark stage) again")
+        summary = {k: res[k] for k in ("energy_uJ", "cycles", "macs", "levels_pJ")}
+        for kind, number, t in job.uses:
+            entries.setdefault(kind, {}).setdefault(number, {})[t] = {**summary, "job": job.key}
+    return BenchTables(list(layers), entries, len(jobs))
+
+
+def _seed_json(table: dict[int, dict[int, float]], digits: int = 2) -> dict[str, dict[str, float]]:
+    return {str(lay): {str(t): round(v, digits) for t, v in sorted(table[lay].items())}
+            for lay in sorted(table, reverse=True)}
+
+
+def write_tables(tables: BenchTables, folder: str | Path, digits: int = 6) -> list[Path]:
+    """Write `<TYPE>.json`, `<TYPE>_cycles.json`, `<TYPE>/Layer<k>.json` and `costs.json` (all atomic)."""
+    folder = Path(folder)
+    written = []
+    for kind in tables.entries:
+        energy, cycles = tables.table(kind), tables.table(kind, "cycles")
+        for path, data in ((folder / f"{kind}.json", _seed_json(energy, digits)),
+                           (folder / f"{kind}_cycles.json", _seed_json(cycles, 0))):
+            atomic_io.write_json(path, data)
+            written.append(path)
+        for lay, row in energy.items():
+            path = folder / kind / f"Layer{lay}.json"
+            atomic_io.write_json(path, {str(t): round(v, digits) for t, v in sorted(row.items())})
+            written.append(path)
+    ours = {
+        "format": COSTS_FORMAT,
+        "layers": [{"number": lay.number, "name": lay.name, "P": lay.width,
+                    "instance": lay.problem["problem"]["instance"]} for lay in tables.layers],
+        "jobs": tables.jobs,
+        "seconds": round(tables.seconds, 3),
+        "entries": {kind: {str(lay): {str(t): v for t, v in sorted(row.items())} for lay, row in sorted(rows.items())}
+                    for kind, rows in tables.entries.items()},
+    }
+    path = folder / "costs.json"
+    atomic_io.write_json(path, ours)
+    written.append(path)
+    return written
+
+
+def read_costs(path: str | Path) -> dict[str, dict[int, dict[int, dict[str, Any]]]]:
+    """Entries of our `costs.json` as {type: {layer: {tile: summary}}} (the detail the statistics read)."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError("cost detail not found", file=path, fix="run fusionsim fusion-benchmark first") from None
+    if raw.get("format") != COSTS_FORMAT:
+        raise InputError(f"not a {COSTS_FORMAT} file", file=path, key="format")
+    return {kind: {int(lay): {int(t): v for t, v in row.items()} for lay, row in rows.items()}
+            for kind, rows in raw["entries"].items()}
+
+
+def run_benchmark(layers: Sequence[BenchLayer], setup: BenchSetup, out_dir: str | Path,
+                  types: Sequence[str] = SEED_TYPE_ORDER, tiles: Sequence[int] | None = None,
+                  workers: int = 1, keep_runs: bool = True, slc_all_tiles: bool = False,
+                  progress: Callable[[int, int], None] | None = None) -> BenchTables:
+    """The whole stage: plan, run (resumable under `out_dir/runs/` when `keep_runs`), assemble and write tables."""
+    t0 = time.perf_counter()
+    jobs = plan_jobs(layers, setup, types, tiles, slc_all_tiles)
+    results = run_jobs(jobs, setup, Path(out_dir) / "runs" if keep_runs else None, workers, progress)
+    tables = assemble_tables(layers, jobs, results)
+    tables.seconds = time.perf_counter() - t0
+    write_tables(tables, out_dir)
+    return tables
+
+
+# ------------------------------------------------------------------------------------------------ networks
+
+_BLOCK = re.compile(r"^(?P<block>.+)_conv(?P<k>\d+)$")
+
+
+@dataclass(frozen=True)
+class LayerSet:
+    """Per-layer problems of one network for the fusion search, with its data edges.
+
+    `srcs[i]` is the index of the layer whose output layer i convolves (None: network input or a pooled map
+    the search infers), `adds[i]` the indices whose outputs are added to layer i's output (residuals)."""
+
+    layers: tuple[BenchLayer, ...]
+    srcs: tuple[int | None, ...]
+    adds: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+
+def _problem(layer: Any) -> dict[str, Any]:
+    from fusionsim.workloads import layer_problem
+
+    # grouped convs are benchmarked dense (as the seed's AlexNet): all channels of a tile in one problem
+    return layer_problem(dataclasses.replace(layer, groups=1) if layer.kind in ("conv", "pointwise") else layer)
+
+
+def network_layer_set(network: str | Path, dataset: str) -> LayerSet:
+    """Conv layers of a `workloads/<net>.yaml` for the fusion search, with residual edges.
+
+    Pooling and FC layers are dropped (the search infers pooling between consecutive convs), except a pool
+    whose output is a residual operand. Residuals: MobileNet-style bottlenecks with `residual: true` add the
+    block input to `<b>_comp`; ResNet basic blocks named `<block>_conv1`, `<block>_conv2` (e.g.
+    `layer2_0_conv1`) add the block input to `<block>_conv2`, through an inserted 1x1 `<block>_downsample`
+    conv (stride of conv1) when the block changes width or channels.
+    """
+    from fusionsim.workloads import expand_network, load_network
+    from fusionsim.workloads.network import Layer
+
+    net = load_network(network)
+    all_layers = expand_network(net, dataset)
+    blocks: dict[str, list[int]] = {}
+    for i, lay in enumerate(all_layers):
+        m = _BLOCK.match(lay.name)
+        if m and lay.kind == "conv" and not lay.block:
+            blocks.setdefault(m["block"], []).append(i)
+    res_blocks = {tuple(v): k for k, v in blocks.items() if len(v) == 2}
+    keep_pool = set()
+    for first, _ in res_blocks:
+        if first > 0 and all_layers[first - 1].kind == "pool":
+            keep_pool.add(first - 1)
+    out: list[tuple[Any, int | None, tuple[int, ...]]] = []  # (Layer, src index into out, adds)
+    pos: dict[int, int] = {}  # all_layers index -> out index
+    last: int | None = None
+    block_input: dict[str, int | None] = {}
+    for i, lay in enumerate(all_layers):
+        if lay.kind == "fc" or (lay.kind == "pool" and i not in keep_pool):
+            continue
+        src = last
+        for (first, second), name in res_blocks.items():
+            if i == first:
+                block_input[name] = last
+                c2 = all_layers[second]
+                if last is not None and (out[last][0].out_size != c2.out_size
+                                         or out[last][0].out_channels != c2.out_channels):
+                    prev = out[last][0]
+                    ds = Layer(f"{name}_downsample", "conv", prev.out_channels, c2.out_channels, 1, lay.stride,
+                               prev.out_size, c2.out_size)
+                    out.append((ds, last, ()))
+                    block_input[name] = len(out) - 1
+        adds: tuple[int, ...] = ()
+        for (_, second), name in res_blocks.items():
+            if i == second and block_input.get(name) is not None:
+                adds = (block_input[name],)
+        if lay.role == "comp" and lay.residual:
+            dec = next(j for j in range(i, -1, -1) if all_layers[j].role == "decom" and all_layers[j].block == lay.block)
+            src_of_block = out[pos[dec]][1]
+            if src_of_block is not None:
+                adds = (src_of_block,)
+        out.append((lay, src, adds))
+        pos[i] = len(out) - 1
+        last = len(out) - 1
+    layers = tuple(BenchLayer(k + 1, lay.name, _problem(lay)) for k, (lay, _, _) in enumerate(out))
+    return LayerSet(layers, tuple(s for _, s, _ in out), {k: a for k, (_, _, a) in enumerate(out) if a})
+
+
+def write_layer_set(layer_set: LayerSet, folder: str | Path) -> list[Path]:
+    """One problem YAML per layer (`<name>_layerNN.yaml`, the order `fusion-search --layers` reads) and
+    `graph.json` with the edges (`srcs`, `adds`), which `load_layer_set` turns into a search workload."""
+    folder = Path(folder)
+    paths = []
+    width = max(2, len(str(len(layer_set.layers))))
+    for lay in layer_set.layers:
+        path = folder / f"{lay.name}_layer{lay.number:0{width}d}.yaml"
+        atomic_io.write_text(path, yaml.safe_dump(lay.problem, sort_keys=True, default_flow_style=None))
+        paths.append(path)
+    graph = {"layers": [lay.name for lay in layer_set.layers], "srcs": list(layer_set.srcs),
+             "adds": {str(k): list(v) for k, v in layer_set.adds.items()}}
+    atomic_io.write_json(folder / "graph.json", graph)
+    return paths
+
+
+def load_layer_set(folder: str | Path) -> Any:
+    """The search `Workload` of a layer folder: `graph.json` edges when present, else a chain."""
+    from fusionsim.fusion.workload import build_workload
+
+    folder = Path(folder)
+    shapes = load_layers(folder)
+    graph_file = folder / "graph.json"
+    if not graph_file.is_file():
+        return build_workload(shapes)
+    graph = json.loads(graph_file.read_text())
+    srcs = graph.get("srcs")
+    if not isinstance(srcs, list) or len(srcs) != len(shapes):
+        raise InputError(f"srcs must list one entry per layer ({len(shapes)})", file=graph_file, key="srcs")
+    adds = {int(k): [int(x) for x in v] for k, v in (graph.get("adds") or {}).items()}
+    return build_workload(shapes, srcs, adds)
+
+
+def layers_of(layer_set: LayerSet | Iterable[BenchLayer]) -> list[BenchLayer]:
+    """The layers of a LayerSet (or a plain iterable of layers)."""
+    return list(layer_set.layers if isinstance(layer_set, LayerSet) else layer_set)
+
+
+# ------------------------------------------------------------------------------------------------ outputs
+
+
+def write_plan_outputs(plan: Any, workload: Any, costs_json: str | Path, out_dir: str | Path,
+                       others: dict[str, float] | None = None) -> dict[str, Path]:
+    """The stage's report of a plan: plan.json and plan.log (fusion.report), statistics.csv (fusion.stats),
+    tiling.png and energy.png (fusion.plots), all in `out_dir`. `others`: extra bars (label -> uJ)."""
+    from fusionsim.fusion.plots import plot_energy_comparison, plot_stack_tiling
+    from fusionsim.fusion.report import write_plan
+    from fusionsim.fusion.stats import stack_statistics, write_statistics
+
+    out = Path(out_dir)
+    paths = {"json": out / "plan.json", "log": out / "plan.log", "csv": out / "statistics.csv",
+             "tiling": out / "tiling.png", "energy": out / "energy.png"}
+    write_plan(plan, paths["json"], paths["log"])
+    write_statistics(stack_statistics(plan, workload, read_costs(costs_json)), paths["csv"])
+    plot_stack_tiling(plan, workload, paths["tiling"])
+    plot_energy_comparison(plan, paths["energy"], others)
+    return paths
