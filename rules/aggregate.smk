@@ -11,13 +11,13 @@ rule aggregate_res:
         f"{OUT}/{{net}}/{{dataset}}/{{accel}}/res.csv",
     log:
         f"{OUT}/logs/aggregate_res/{{net}}/{{dataset}}/{{accel}}.log",
+    conda:
+        CONDA_ENV
     params:
         layers=lambda wc: PLAN.layer_names(wc.net, wc.dataset),
         dataset=lambda wc: wc.dataset,
         dw_levels=lambda wc: list(PLAN.accelerators[wc.accel].depthwise_input_levels),
         model_version=MODEL_VERSION,
-    conda:
-        CONDA_ENV
     script:
         "../scripts/aggregate_res.py"
 

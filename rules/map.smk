@@ -20,6 +20,12 @@ rule map_layer:
         run=f"{OUT}/cache/layers/{{key}}/run.json",
     log:
         f"{OUT}/logs/map_layer/{{key}}.log",
+    conda:
+        CONDA_ENV
+    threads: config["mapper"]["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         problem=lambda wc: PLAN.problems[PLAN.jobs[wc.key].problem_key],
         mapper=lambda wc: PLAN.mappers[PLAN.jobs[wc.key].mapper_key],
@@ -27,12 +33,6 @@ rule map_layer:
         engine=config["engine"],
         seed=config["mapper"]["seed"],
         model_version=MODEL_VERSION,
-    threads: config["mapper"]["threads"]
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        CONDA_ENV
     script:
         "../scripts/map_layer.py"
 
@@ -53,8 +53,9 @@ rule collect_layer:
         # copy to a temp name, then rename: a killed copy never leaves a partial file under the real name
         """
         (for pair in {input.problem:q}={output.problem:q} {input.mapping:q}={output.mapping:q} \
-                     {input.stats_json:q}={output.stats_json:q} {input.stats_txt:q}={output.stats_txt:q}; do
-            src="${{pair%%=*}}"; dst="${{pair#*=}}"
+            {input.stats_json:q}={output.stats_json:q} {input.stats_txt:q}={output.stats_txt:q}; do
+            src="${{pair%%=*}}"
+            dst="${{pair#*=}}"
             cp "$src" "$dst.tmp" && mv "$dst.tmp" "$dst"
-        done) 2> {log:q}
+        done) 2>{log:q}
         """

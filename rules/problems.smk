@@ -9,10 +9,10 @@ rule write_layer_table:
         f"{OUT}/{{net}}/{{dataset}}/layers.csv",
     log:
         f"{OUT}/logs/write_layer_table/{{net}}/{{dataset}}.log",
+    conda:
+        CONDA_ENV
     params:
         layers=lambda wc: PLAN.layer_names(wc.net, wc.dataset),
         dataset=lambda wc: wc.dataset,
-    conda:
-        CONDA_ENV
     script:
         "../scripts/write_layer_table.py"
