@@ -348,24 +348,29 @@ def assemble_tables(layers: Sequence[BenchLayer], jobs: Sequence[BenchJob],
     return BenchTables(list(layers), entries, len(jobs))
 
 
-def _seed_json(table: dict[int, dict[int, float]], digits: int = 2) -> dict[str, dict[str, float]]:
-    return {str(lay): {str(t): round(v, digits) for t, v in sorted(table[lay].items())}
+def _sig(value: float, digits: int) -> float:
+    return float(f"{value:.{digits}g}")
+
+
+def _seed_json(table: dict[int, dict[int, float]], digits: int) -> dict[str, dict[str, float]]:
+    return {str(lay): {str(t): _sig(v, digits) for t, v in sorted(table[lay].items())}
             for lay in sorted(table, reverse=True)}
 
 
-def write_tables(tables: BenchTables, folder: str | Path, digits: int = 6) -> list[Path]:
-    """Write `<TYPE>.json`, `<TYPE>_cycles.json`, `<TYPE>/Layer<k>.json` and `costs.json` (all atomic)."""
+def write_tables(tables: BenchTables, folder: str | Path, digits: int = 10) -> list[Path]:
+    """Write `<TYPE>.json`, `<TYPE>_cycles.json`, `<TYPE>/Layer<k>.json` and `costs.json` (all atomic);
+    values keep `digits` significant digits (layers in descending order, as the seed writes them)."""
     folder = Path(folder)
     written = []
     for kind in tables.entries:
         energy, cycles = tables.table(kind), tables.table(kind, "cycles")
         for path, data in ((folder / f"{kind}.json", _seed_json(energy, digits)),
-                           (folder / f"{kind}_cycles.json", _seed_json(cycles, 0))):
+                           (folder / f"{kind}_cycles.json", _seed_json(cycles, digits))):
             atomic_io.write_json(path, data)
             written.append(path)
         for lay, row in energy.items():
             path = folder / kind / f"Layer{lay}.json"
-            atomic_io.write_json(path, {str(t): round(v, digits) for t, v in sorted(row.items())})
+            atomic_io.write_json(path, {str(t): _sig(v, digits) for t, v in sorted(row.items())})
             written.append(path)
     ours = {
         "format": COSTS_FORMAT,
