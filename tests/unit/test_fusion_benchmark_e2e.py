@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import pytest
+import yaml
 
+from fusionsim.cli.fusion_benchmark import register, setup_from_args
 from fusionsim.fusion import benchmark_stage as bs
 from fusionsim.fusion.plan import BufferLevels, Level
 from fusionsim.fusion.search import search_exact
@@ -73,3 +76,20 @@ def test_rerun_reuses_finished_jobs_and_two_types_write_two_tables(bench, tmp_pa
     assert sorted(p.name for p in tmp_path.glob("*.json")) == ["ELBLC.json", "ELBLC_cycles.json", "Start.json",
                                                               "Start_cycles.json", "costs.json"]
     assert json.loads((tmp_path / "Start.json").read_text()) == json.loads((costs / "Start.json").read_text())
+
+
+@pytest.mark.parametrize("accel", ["simba_like", "gemmini_like"])
+def test_shipped_accelerators_run_a_typed_job(accel: str, tmp_path: Path) -> None:
+    root = ACCEL.parent / accel
+    manifest = yaml.safe_load((root / "accelerator.yaml").read_text())
+    for key in ("weights_level", "inputs_level", "outputs_level"):
+        Level.parse(manifest["fusion"][key])
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["fusion-benchmark", "--layers", str(tmp_path), "--accelerator", str(root),
+                              "--out", str(tmp_path / "out")])
+    setup, _ = setup_from_args(args)
+    job = bs.plan_jobs([bs.BenchLayer(1, "x", problem(16, 16, 2, 3))], setup, ["WCC"], [2])[0]
+    res = bs.run_job(job, setup, tmp_path / "job")
+    assert res["levels_pJ"]["DRAM"] == 0.0 and res["energy_uJ"] > 0 and res["macs"] == 2 * 2 * 16 * 16 * 9
+    assert (tmp_path / "job/result.json").is_file() and (tmp_path / "job/dataflow.yaml").is_file()
