@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "fusion-search": "fusion_search",
     "sparse": "sparse",
     "fused-block": "fused_block",
+    "fusion-benchmark": "fusion_benchmark",
 }
 
 
