@@ -197,6 +197,8 @@ class Plan:
     mappers: dict[str, dict[str, Any]] = field(default_factory=dict)  # mapper key -> mapper YAML dict
     jobs: dict[str, MapJob] = field(default_factory=dict)  # map key -> job
     layer_keys: dict[tuple[str, str, str, str, str], str] = field(default_factory=dict)
+    # accelerators that only other stages' jobs use (e.g. ARCHON's variants): mapped, but not in `targets()`
+    job_accelerators: dict[str, Accelerator] = field(default_factory=dict)
 
     # -- names for wildcard constraints
     def pairs(self) -> list[tuple[str, str]]:
@@ -243,7 +245,7 @@ class Plan:
     def map_job_inputs(self, key: str) -> dict[str, Any]:
         """Named inputs of `map_layer` for key `key`: the accelerator files the mapper reads."""
         job = self.jobs[key]
-        acc = self.accelerators[job.accel]
+        acc = self.accelerator_of(key)
         files = acc.files_for(job.kind)
         return {
             "arch": str(acc.arch),
@@ -263,9 +265,14 @@ class Plan:
             "stats_txt": f"{d}/stats.txt",
         }
 
+    def accelerator_of(self, key: str) -> Accelerator:
+        """The accelerator of map job `key` (a configured one, or one registered by another stage)."""
+        name = self.jobs[key].accel
+        return self.accelerators.get(name) or self.job_accelerators[name]
+
     def components_dir(self, key: str) -> str:
         """The components folder of key `key`'s accelerator ('' when it has none)."""
-        comp = self.accelerators[self.jobs[key].accel].components
+        comp = self.accelerator_of(key).components
         return str(comp) if comp else ""
 
     def layer_outputs(self, net: str, dataset: str, accel: str) -> dict[str, list[str]]:
@@ -675,3 +682,20 @@ def write_summary(res_files: list[str], csv_out: str, md_out: str) -> list[dict[
         lines.append("| " + " | ".join(cells) + " |")
     write_text(md_out, "\n".join(lines) + "\n")
     return rows
+
+
+# ---------------------------------------------------------------------------------------------- other stages
+
+
+def comparison_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) -> Any:
+    """The ARCHON comparison's jobs (registered into `plan`) when `fusion.enabled`, else None."""
+    if not (config.get("fusion") or {}).get("enabled"):
+        return None
+    from fusionsim.archon.pipeline import add_comparison_jobs
+
+    return add_comparison_jobs(plan, config, basedir)
+
+
+def comparison_targets(comparison: Any) -> list[str]:
+    """`rule all` targets of the ARCHON comparison (none when it is disabled)."""
+    return comparison.targets() if comparison is not None else []
