@@ -196,7 +196,8 @@ def aladdin_row(component: str, attrs: dict[str, Any], where: Where) -> LogicFig
     i = lats.index(lat) if lat in lats else min(range(len(lats)), key=lambda j: abs(lats[j] - lat))
     fe, fa = _logic_factors(technology_nm(attrs, where))
     return LogicFigures(
-        table["dynamic_pJ"][i] * fe, table["idle_pJ"][i] * fe, table["area_um2"][i] * fa, table.get("bits")
+        float(table["dynamic_pJ"][i]) * fe, float(table["idle_pJ"][i]) * fe, float(table["area_um2"][i]) * fa,
+        table.get("bits"),
     )
 
 
