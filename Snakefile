@@ -1,5 +1,5 @@
 # fusionsim: DNN inference on accelerators, one cached mapper job per layer.
-# Stages, in data-flow order: problems -> map -> aggregate. See docs/pipeline.md.
+# Stages, in data-flow order: problems -> map -> aggregate -> fusion/sparsity -> report. See docs/pipeline.md.
 import os
 
 
@@ -10,9 +10,13 @@ include: "rules/common.smk"
 include: "rules/problems.smk"
 include: "rules/map.smk"
 include: "rules/aggregate.smk"
+include: "rules/fusion.smk"
+include: "rules/sparsity.smk"
+include: "rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         PLAN.targets(),
+        comparison_targets(COMPARISON),
