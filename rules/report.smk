@@ -1,0 +1,87 @@
+# Comparison tables, plots and the area table (issue 9): per (network, dataset) res.csv / result.csv with
+# dense, sparse and ARCHON columns; the final table with speedups and energy ratios; `snakemake --report`
+# renders them (report: annotations; the workflow page shows the final table).
+
+
+report: "../scripts/report_workflow.rst"
+
+
+rule write_comparison:
+    input:
+        unpack(lambda wc: COMPARISON.comparison_inputs(wc.cmp, wc.dataset)),
+    output:
+        res=report(
+            f"{OUT}/archon/{{cmp}}/{{dataset}}/res.csv",
+            category="Per network",
+            subcategory="{cmp} {dataset}",
+            labels={"network": "{cmp}", "dataset": "{dataset}", "table": "res.csv (blocks)"},
+        ),
+        res_md=f"{OUT}/archon/{{cmp}}/{{dataset}}/res.md",
+        summary=f"{OUT}/archon/{{cmp}}/{{dataset}}/res_summary.csv",
+        summary_md=f"{OUT}/archon/{{cmp}}/{{dataset}}/res_summary.md",
+        result=report(
+            f"{OUT}/archon/{{cmp}}/{{dataset}}/result.csv",
+            category="Per network",
+            subcategory="{cmp} {dataset}",
+            labels={"network": "{cmp}", "dataset": "{dataset}", "table": "result.csv (network)"},
+        ),
+        result_md=f"{OUT}/archon/{{cmp}}/{{dataset}}/result.md",
+        energy_png=report(
+            f"{OUT}/archon/{{cmp}}/{{dataset}}/block_energy.png",
+            category="Per network",
+            subcategory="{cmp} {dataset}",
+            labels={"network": "{cmp}", "dataset": "{dataset}", "table": "per-block energy"},
+        ),
+        speedup_png=report(
+            f"{OUT}/archon/{{cmp}}/{{dataset}}/block_speedup.png",
+            category="Per network",
+            subcategory="{cmp} {dataset}",
+            labels={"network": "{cmp}", "dataset": "{dataset}", "table": "per-block speedup"},
+        ),
+        totals=f"{OUT}/archon/{{cmp}}/{{dataset}}/totals.json",
+    log:
+        f"{OUT}/logs/write_comparison/{{cmp}}/{{dataset}}.log",
+    conda:
+        CONDA_ENV
+    wildcard_constraints:
+        cmp=r"[A-Za-z0-9_-]+",
+    params:
+        tables=lambda wc: COMPARISON.comparison_params(wc.cmp, wc.dataset),
+        sigma=config["fusion"]["sigma"],
+        index_bits=config["fusion"]["index_bits"],
+        model_version=MODEL_VERSION,
+    script:
+        "../scripts/write_comparison.py"
+
+
+rule write_final_table:
+    input:
+        totals=lambda wc: COMPARISON.totals_inputs(),
+    output:
+        csv=report(f"{OUT}/report/final.csv", category="Final comparison", labels={"table": "final.csv"}),
+        md=f"{OUT}/report/final.md",
+        png=report(f"{OUT}/report/speedup.png", category="Final comparison", labels={"table": "speedups"}),
+    log:
+        f"{OUT}/logs/write_final_table.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/write_final_table.py"
+
+
+rule write_area_table:
+    input:
+        baseline=lambda wc: COMPARISON.area_inputs()["baseline"],
+        main=lambda wc: COMPARISON.area_inputs()["main"],
+        overhead=lambda wc: COMPARISON.area_inputs()["overhead"],
+    output:
+        csv=report(f"{OUT}/report/area.csv", category="Final comparison", labels={"table": "area"}),
+        md=f"{OUT}/report/area.md",
+    log:
+        f"{OUT}/logs/write_area_table.log",
+    conda:
+        CONDA_ENV
+    params:
+        adders=24,
+    script:
+        "../scripts/write_area_table.py"

@@ -1,0 +1,48 @@
+# Sparse baseline of the ARCHON comparison (issue 8): each compact network is pruned once per dataset
+# (TensorFlow only here, in envs/sparsity.yaml; magnitude pruning of the untrained network when no dataset is
+# configured, labelled magnitude-untrained), then its dense layer jobs' mappings and stats are turned into
+# sparse cycles (slowest PE per pass) and energy.
+
+
+rule prune_network:
+    input:
+        unpack(lambda wc: COMPARISON.prune_inputs(wc.base, wc.dataset)),
+    output:
+        model=f"{OUT}/sparsity/{{base}}/{{dataset}}/pruned.h5",
+        label=f"{OUT}/sparsity/{{base}}/{{dataset}}/pruned.h5.json",
+    log:
+        f"{OUT}/logs/prune_network/{{base}}/{{dataset}}.log",
+    conda:
+        "../envs/sparsity.yaml"
+    wildcard_constraints:
+        base=r"[A-Za-z0-9_-]+",
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        dataset=lambda wc: wc.dataset,
+        sparsity=config["sparsity"]["target_sparsity"],
+        epochs=config["sparsity"]["epochs"],
+        seed=config["sparsity"]["seed"],
+    script:
+        "../scripts/prune_network.py"
+
+
+rule adjust_sparse:
+    input:
+        unpack(lambda wc: COMPARISON.sparse_inputs(wc.base, wc.dataset)),
+    output:
+        f"{OUT}/sparsity/{{base}}/{{dataset}}/sparse_layers.csv",
+    log:
+        f"{OUT}/logs/adjust_sparse/{{base}}/{{dataset}}.log",
+    conda:
+        CONDA_ENV
+    wildcard_constraints:
+        base=r"[A-Za-z0-9_-]+",
+    params:
+        dataset=lambda wc: wc.dataset,
+        layers=lambda wc: COMPARISON.sparse_layer_names(wc.base, wc.dataset),
+        energy_model=config["sparsity"]["energy_model"],
+        model_version=MODEL_VERSION,
+    script:
+        "../scripts/adjust_sparse.py"
