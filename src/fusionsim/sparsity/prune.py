@@ -108,22 +108,31 @@ def _prunable_depthwise(keras: Any, tfmot: Any) -> type:
 
 
 def build_keras_model(
-    specs: Sequence[LayerSpec], input_info: dict[str, int], *, prunable_depthwise: type | None = None
+    specs: Sequence[LayerSpec],
+    input_info: dict[str, int],
+    *,
+    prunable_depthwise: type | None = None,
+    adapt: bool = False,
 ) -> Any:
     """Keras functional model of the workload: weight layers named as in the workload, ReLU after every
-    conv except a bottleneck's projection, residual adds where `residual` is set, logits at the end."""
+    conv except a bottleneck's projection, residual adds where `residual` is set, logits at the end.
+
+    `adapt`: where a layer's input channels or size differ from the previous layer's output (the seed's
+    ShuffleNet conventions), insert a 1x1 conv `adapt__<layer>` and a resize; they are not workload layers."""
     _, keras, _ = _import_tf()
     L = keras.layers
     size, chans = int(input_info["size"]), int(input_info["channels"])
     inp = keras.Input((size, size, chans), name="input")
     x, block_in = inp, {}
     for s in specs:
-        if s.kind != "fc" and s.in_channels != chans:
+        if s.kind != "fc" and s.in_channels != chans and not adapt:
             raise InputError(
                 f"layer '{s.name}' takes {s.in_channels} channels but the previous layer gives {chans}",
                 key=s.name,
                 fix="a model can be built only from a workload whose layers chain",
             )
+        if adapt and s.kind != "fc":  # seed-convention workloads whose shapes do not chain
+            x, size, chans = _adapter(L, x, s, size, chans)
         if s.block and s.block not in block_in:
             block_in[s.block] = x
         if s.kind == "fc":
@@ -161,9 +170,24 @@ def build_keras_model(
     return keras.Model(inp, x, name="fusionsim_workload")
 
 
+def _adapter(L: Any, x: Any, s: LayerSpec, size: int, chans: int) -> tuple[Any, int, int]:
+    """Make `x` fit layer `s`'s input channels and size (only where they differ)."""
+    want = s.in_size or size
+    if want != size:
+        if want > size:
+            x = L.UpSampling2D(want // size, name=f"adapt__{s.name}_up")(x)
+        else:
+            x = L.AveragePooling2D(size // want, name=f"adapt__{s.name}_down")(x)
+        size = want
+    if s.in_channels != chans:
+        x = L.Conv2D(s.in_channels, 1, name=f"adapt__{s.name}")(x)
+        chans = s.in_channels
+    return x, size, chans
+
+
 def _plain_copy(model: Any, specs: Sequence[LayerSpec], info: dict[str, int]) -> Any:
     """Same network with stock Keras layers (no custom depthwise class), weights copied."""
-    plain = build_keras_model(specs, info)
+    plain = build_keras_model(specs, info, adapt=any(x.name.startswith("adapt__") for x in model.layers))
     for layer in plain.layers:
         if layer.weights:
             layer.set_weights(model.get_layer(layer.name).get_weights())
@@ -187,7 +211,9 @@ def prune_workload(
     tf, keras, tfmot = _import_tf()
     keras.utils.set_random_seed(seed)
     sk = tfmot.sparsity.keras
-    model = build_keras_model(specs, input_info, prunable_depthwise=_prunable_depthwise(keras, tfmot))
+    model = build_keras_model(
+        specs, input_info, prunable_depthwise=_prunable_depthwise(keras, tfmot), adapt=True
+    )
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if data is None:
         schedule = sk.ConstantSparsity(sparsity, begin_step=0, frequency=1)
