@@ -4,6 +4,7 @@ A network file holds `name`, `inputs` (per dataset: `size`, `channels`, `classes
 (keys merged into every bottleneck entry) and `layers`, an ordered list of entries with `type` in
 conv | pointwise | depthwise | fc | pool | bottleneck. A bottleneck expands into the seed's three layers
 `b<k>_decom` (pointwise expand), `b<k>_conv` (depthwise) and `b<k>_comp` (pointwise project).
+Entries form a chain; `input: <earlier entry name>` (or `network_input`) starts a branch, e.g. a shortcut conv.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ ENTRY_TYPES = (*LAYER_KINDS, "bottleneck")
 # bottleneck part -> (layer kind, seed's layer name)
 BOTTLENECK_ROLES = {"decom": "pointwise", "conv": "depthwise", "comp": "pointwise"}
 
+NETWORK_INPUT = "network_input"  # the `input:` name of the network's input tensor
 _COMMON_KEYS = {
     "name",
     "type",
+    "input",
     "in_channels",
     "out_channels",
     "kernel",
@@ -36,7 +39,7 @@ _ALLOWED_KEYS = {
     "conv": _COMMON_KEYS,
     "pointwise": _COMMON_KEYS,
     "depthwise": _COMMON_KEYS,
-    "fc": {"name", "type", "in_channels", "out_channels", "groups"},
+    "fc": {"name", "type", "input", "in_channels", "out_channels", "groups"},
     "pool": _COMMON_KEYS | {"pool"},
     "bottleneck": _COMMON_KEYS
     | {"expansion", "mid_channels", "residual", "expand_channels", "dw_channels", "project_at"},
@@ -199,6 +202,7 @@ def expand_network(net: Network, dataset: str) -> list[Layer]:
     size, chans, classes = spec["size"], spec["channels"], spec["classes"]
     layers: list[Layer] = []
     names: set[str] = set()
+    outputs: dict[str, tuple[int, int]] = {NETWORK_INPUT: (chans, size)}  # entry name -> (channels, size)
     block_no = 0
 
     def add(layer: Layer, key: str) -> None:
@@ -217,6 +221,15 @@ def expand_network(net: Network, dataset: str) -> list[Layer]:
     for i, e in enumerate(net.entries):
         key = f"layers[{i}]"
         etype = e["type"]
+        if "input" in e:  # a branch: this entry reads an earlier entry's output, not the previous one's
+            if e["input"] not in outputs:
+                raise _err(
+                    path,
+                    f"{key}.input",
+                    f"no earlier layer or block named {e['input']!r}",
+                    f"use {NETWORK_INPUT} or the name of an entry above this one",
+                )
+            chans, size = outputs[e["input"]]
         in_ch = _channels(path, f"{key}.in_channels", e.get("in_channels"), classes)
         out_ch = _channels(path, f"{key}.out_channels", e.get("out_channels", in_ch), classes)
         groups = _pos_int(path, f"{key}.groups", e.get("groups", 1))
@@ -243,6 +256,7 @@ def expand_network(net: Network, dataset: str) -> list[Layer]:
             name = e.get("name") or f"fc{i + 1}"
             add(Layer(name, "fc", in_ch, out_ch, 1, 1, 1, 1, groups=groups), key)
             size, chans = 1, out_ch
+            outputs[name] = (chans, size)
             continue
         kernel = _pos_int(path, f"{key}.kernel", e.get("kernel", 1 if etype == "pointwise" else 3))
         stride = _pos_int(path, f"{key}.stride", e.get("stride", 1))
@@ -266,6 +280,7 @@ def expand_network(net: Network, dataset: str) -> list[Layer]:
                 key,
             )
             size, chans = out, out_ch
+            outputs[name] = (chans, size)
             continue
         # bottleneck: expand (decom) -> depthwise (conv) -> project (comp)
         block_no += 1
@@ -346,6 +361,7 @@ def expand_network(net: Network, dataset: str) -> list[Layer]:
             key,
         )
         size, chans = out, out_ch
+        outputs[block] = (chans, size)
     return layers
 
 
