@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 FACTORIZATION_CAP = 300_000  # factorisations kept for one search; beyond this the DFS is sampled
 BATCH = 128
-ENUMERATE_TIER = 4000  # a tier this small is enumerated and shuffled; a larger one is sampled
+ENUMERATE_TIER = 30000  # a tier this small is enumerated and shuffled; a larger one is sampled
 REFINE_STARTS = 3  # local-search starting points (best distinct factorisations of the main search)
 
 
@@ -290,6 +290,10 @@ def search_mappings(space: MapSpace, prices: sem.LevelPrices, spec: MapperSpec, 
     t0 = time.monotonic()
     rng = random.Random(seed)
     n_facts = [0]
+    # Timeloop runs num-threads independent searchers, each with its own victory condition and timeout; the
+    # budget of that ensemble is emulated in one ordered stream, so the answer never depends on `threads`.
+    victory = spec.victory_condition * spec.num_threads
+    timeout = spec.timeout * spec.num_threads
     metrics = spec.metrics
     delay_first = metrics[0] == "delay"
     best: Score | None = None
@@ -321,8 +325,8 @@ def search_mappings(space: MapSpace, prices: sem.LevelPrices, spec: MapperSpec, 
                 evaluated += 1
                 if s is None:
                     invalid_run += 1
-                    if spec.timeout and invalid_run >= spec.timeout:
-                        done, stop = True, f"{spec.timeout} consecutive invalid mappings (timeout)"
+                    if timeout and invalid_run >= timeout:
+                        done, stop = True, f"{timeout} consecutive invalid mappings (timeout)"
                         break
                     continue
                 invalid_run = 0
@@ -332,8 +336,8 @@ def search_mappings(space: MapSpace, prices: sem.LevelPrices, spec: MapperSpec, 
                     best, best_map, since_best = s, m, 0
                 else:
                     since_best += 1
-                if spec.victory_condition and since_best >= spec.victory_condition:
-                    done, stop = True, f"{spec.victory_condition} mappings without improvement (victory condition)"
+                if victory and since_best >= victory:
+                    done, stop = True, f"{victory} mappings without improvement (victory condition)"
                     break
                 if spec.search_size and valid >= spec.search_size:
                     done, stop = True, f"{spec.search_size} valid mappings evaluated (search size)"

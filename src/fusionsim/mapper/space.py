@@ -27,6 +27,7 @@ from fusionsim.spec.problem import Problem
 log = logging.getLogger(__name__)
 
 Factorization = tuple[tuple[int, ...], ...]  # [tiling level][dim] -> factor
+RANDOM_NODE_TRIES = 48  # children tried per node in a random dive when a level has more combinations
 
 
 @dataclass(frozen=True)
@@ -277,8 +278,13 @@ class MapSpace:
             else:
                 combos = itertools.product(*opts)
             if rng is not None and li not in preset:
-                combos = list(combos)
-                rng.shuffle(combos)
+                total = math.prod(len(o) for o in opts)
+                if total <= RANDOM_NODE_TRIES:
+                    combos = list(combos)
+                    rng.shuffle(combos)
+                else:  # sample without materialising a huge product (random dives stay cheap)
+                    picks = rng.sample(range(total), RANDOM_NODE_TRIES)
+                    combos = [_unrank(i, opts) for i in picks]
             for combo in combos:
                 if lvl.spatial:
                     if math.prod(combo) > lvl.fanout_x * lvl.fanout_y or self.spatial_axes(li, combo) is None:
@@ -449,6 +455,15 @@ class MapSpace:
             LevelMapping(lv.name, temporal.get(i, ()), spatial.get(i, ()), keeps[i])
             for i, lv in enumerate(self.arch.storage))
         return Mapping(levels)
+
+
+def _unrank(index: int, opts: list[list[int]]) -> tuple[int, ...]:
+    """The `index`-th element of itertools.product(*opts)."""
+    out = []
+    for o in reversed(opts):
+        index, r = divmod(index, len(o))
+        out.append(o[r])
+    return tuple(reversed(out))
 
 
 @functools.cache

@@ -1,0 +1,72 @@
+"""Mapper wall time and objective for a few representative layers, single process (threads=1), against the
+mapping Timeloop's mapper found for the same layer. Target (issue 6): median under 10 s per layer on one core.
+usage: python benchmarks/bench_mapper.py [SEED]"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from fusionsim.mapper.api import map_files
+
+ROOT = Path(__file__).resolve().parent.parent
+REF = ROOT.parent / "shared/timeloop-reference/fusion-timeloop-model"
+# (case, mapper settings): a pointwise, a depthwise, a fused 3x3, a wide depthwise, a head and a tail layer.
+LAYERS = [
+    ("fusionet/cifar10/bottlenecks/baseline/b1/comp", "fusionet/cifar10/bottlenecks/baseline/mapper"),
+    ("fusionet/cifar10/bottlenecks/baseline/b6/conv", "fusionet/cifar10/bottlenecks/baseline/dw_mapper"),
+    ("fusionet/cifar10/bottlenecks/baseline/b10/decom", "fusionet/cifar10/bottlenecks/baseline/mapper"),
+    ("fusionet/cifar10/bottlenecks/fusion/main_computations/b5",
+     "fusionet/cifar10/bottlenecks/fusion/main_computations/mapper"),
+    ("fusionet/cifar10/bottlenecks/fusion/predictions/b1/conv",
+     "fusionet/cifar10/bottlenecks/fusion/predictions/dw_mapper"),
+    ("fusionet/cifar10/head_and_tail/fused/fus_head/fusion/PW2", "fusionet/cifar10/head_and_tail/fused/fus_head/fusion/mapper"),
+    ("fusionet/cifar10/head_and_tail/baseline/tail/baseline/conv2",
+     "fusionet/cifar10/head_and_tail/baseline/tail/baseline/mapper"),
+]
+
+
+def _ref_totals(stats: Path) -> tuple[float, int]:
+    e = c = 0.0
+    for line in stats.read_text().splitlines():
+        if line.startswith("Total topology energy:"):
+            e = float(line.split(":")[1].split()[0])
+        elif line.startswith("Max topology cycles:"):
+            c = float(line.split(":")[1])
+    return e, int(c)
+
+
+def main(seed: int = 1) -> None:
+    if not REF.exists():
+        print(f"reference cases not found at {REF}; nothing to benchmark")
+        return
+    times = []
+    print(f"{'layer':<58} {'seconds':>8} {'evals':>6} {'cycles':>8} {'energy uJ':>10} {'vs Timeloop':>11}")
+    for case_rel, mapper_rel in LAYERS:
+        case, mapper = REF / case_rel, REF / mapper_rel / "mapper.yaml"
+        out = case / "output"
+        metrics = yaml.safe_load(mapper.read_text())["mapper"].get("optimization-metrics", ["edp"])
+        t0 = time.perf_counter()
+        res = map_files(out / "timeloop-mapper.flattened_architecture.yaml", next(case.glob("prob/*.yaml")),
+                        sorted(case.glob("constraints/*.yaml")), mapper, out / "timeloop-mapper.ERT.yaml",
+                        seed=seed, threads=1)
+        dt = time.perf_counter() - t0
+        times.append(dt)
+        e_ref, c_ref = _ref_totals(out / "timeloop-mapper.stats.txt")
+        s = res["stats"]
+        ours = {"energy": s["energy_pJ"], "delay": s["cycles"], "edp": s["energy_pJ"] * s["cycles"]}
+        ref = {"energy": e_ref, "delay": c_ref, "edp": e_ref * c_ref}
+        ratio = ours[metrics[0]] / ref[metrics[0]]
+        if abs(ratio - 1) < 1e-9 and len(metrics) > 1:
+            ratio = ours[metrics[1]] / ref[metrics[1]]
+        print(f"{case_rel:<58} {dt:8.2f} {res['evaluated']:6d} {s['cycles']:8d} {s['energy_pJ'] / 1e6:10.3f} "
+              f"{ratio:10.3f}x")
+    print(f"median {statistics.median(times):.2f} s, max {max(times):.2f} s per layer (target: median < 10 s)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
