@@ -8,7 +8,10 @@ declarative. The plan is built once at parse time from the validated config:
   the accelerator (name, file paths and the bytes of its arch, components, constraints and ERT), the merged
   mapper settings, the engine, the seed and fusionsim's model version. Jobs with equal keys (the same layer
   shape in several networks or datasets) are one `map_layer` job, computed once and shared through
-  `<out>/cache/layers/<key>/`.
+  `<out>/cache/layers/<key>/`;
+- an accelerator whose manifest names no `ert:` gets one from rule `build_ert` (`<out>/ert/<name>/ERT.yaml`).
+  That file does not exist when the plan is built, so its part of the key is the hash of what it is built
+  from instead (`ert_build_key`: arch and component bytes, technology, energy backend, model version).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from fusionsim.workloads import Layer, expand_network, layer_problem, load_netwo
 
 TILES = ("full",)  # whole-layer jobs; the fusion-tiling issue adds real tiles
 MAP_OUTPUTS = ("mapping.yaml", "stats.json", "stats.txt", "run.json")
+TECHNOLOGIES = ("40nm", "45nm", "65nm")  # what `fusionsim.energy.ert.build_tables` prices
+ENERGY_BACKENDS = ("native", "hwcomponents")
+ENERGY_DEFAULTS = {"technology": "45nm", "backend": "native"}  # config.yaml's `energy` section
 # config key (snake_case) -> Timeloop mapper YAML key
 MAPPER_KEYS = {
     "algorithm": "algorithm",
@@ -80,9 +86,10 @@ class Accelerator:
     root: Path
     arch: Path
     components: Path | None
-    ert: Path
+    ert: Path | None  # None: the pipeline builds it (rule build_ert)
     kinds: dict[str, KindFiles]
     depthwise_input_levels: tuple[str, ...] = ()
+    technology: str | None = None  # manifest override of `energy.technology` for a built ERT
 
     def files_for(self, kind: str) -> KindFiles:
         """Constraints and mapper file for a layer kind (`default` when the kind is not listed)."""
@@ -117,9 +124,38 @@ def load_accelerator(accel_dir: Path, name: str) -> Accelerator:
             raise InputError(f"{p} does not exist", file=manifest, key=key)
         return p
 
-    for key in ("arch", "ert", "layer_kinds"):
+    for key in ("arch", "layer_kinds"):
         if key not in raw:
             raise InputError("missing key", file=manifest, key=key)
+    ert = None
+    if raw.get("ert") is not None:
+        value = raw["ert"]
+        if not isinstance(value, str) or not (root / value).is_file():
+            what = f"{root / value} does not exist" if isinstance(value, str) else "must be a path"
+            raise InputError(
+                f"ERT {what}",
+                file=manifest,
+                key="ert",
+                fix="name an ERT file relative to the accelerator folder, or drop `ert:` to have the "
+                "pipeline build one from the arch (rule build_ert)",
+            )
+        ert = root / value
+    technology = raw.get("technology")
+    if technology is not None:
+        if ert is not None:
+            raise InputError(
+                "`technology` only applies to an ERT the pipeline builds, but this manifest ships one",
+                file=manifest,
+                key="technology",
+                fix="drop `technology:` or drop `ert:`",
+            )
+        if technology not in TECHNOLOGIES:
+            raise InputError(
+                f"unsupported technology {technology!r}",
+                file=manifest,
+                key="technology",
+                fix="use one of " + ", ".join(TECHNOLOGIES),
+            )
     kinds_raw = raw["layer_kinds"]
     if not isinstance(kinds_raw, dict) or "default" not in kinds_raw:
         raise InputError(
@@ -147,9 +183,10 @@ def load_accelerator(accel_dir: Path, name: str) -> Accelerator:
         root=root,
         arch=path("arch", raw["arch"]),
         components=components,
-        ert=path("ert", raw["ert"]),
+        ert=ert,
         kinds=kinds,
         depthwise_input_levels=tuple(raw.get("depthwise_input_levels") or ()),
+        technology=technology,
     )
 
 
@@ -199,6 +236,8 @@ class Plan:
     layer_keys: dict[tuple[str, str, str, str, str], str] = field(default_factory=dict)
     # accelerators that only other stages' jobs use (e.g. ARCHON's variants): mapped, but not in `targets()`
     job_accelerators: dict[str, Accelerator] = field(default_factory=dict)
+    energy: dict[str, Any] = field(default_factory=lambda: dict(ENERGY_DEFAULTS))  # config `energy` section
+    ert_builds: dict[str, str] = field(default_factory=dict)  # accelerator without an ERT -> its build key
 
     # -- names for wildcard constraints
     def pairs(self) -> list[tuple[str, str]]:
@@ -232,6 +271,28 @@ class Plan:
     def summary_paths(self) -> list[str]:
         return [f"{self.out}/summary.csv", f"{self.out}/summary.md"]
 
+    def built_ert_path(self, accel: str) -> str:
+        """Where rule `build_ert` writes the ERT of an accelerator that ships none."""
+        return f"{self.out}/ert/{accel}/ERT.yaml"
+
+    def ert_path(self, acc: Accelerator) -> str:
+        """The ERT the layer jobs of `acc` read: its own, or the one `build_ert` writes."""
+        return str(acc.ert) if acc.ert is not None else self.built_ert_path(acc.name)
+
+    # -- the build_ert jobs (one per configured accelerator without an ERT)
+    def ert_build_names(self) -> list[str]:
+        return list(self.ert_builds)
+
+    def ert_settings(self, accel: str) -> dict[str, Any]:
+        """Technology (the manifest's, else `energy.technology`; None keeps the arch's) and energy backend."""
+        acc = self.accelerators[accel]
+        return {"technology": acc.technology or self.energy["technology"], "backend": self.energy["backend"]}
+
+    def ert_build_inputs(self, accel: str) -> dict[str, Any]:
+        """Named inputs of `build_ert`: the arch and the component class files (exactly the key's files)."""
+        acc = self.accelerators[accel]
+        return {"arch": str(acc.arch), "components": [str(c) for c in acc.component_files()]}
+
     # -- lookups used by input functions
     def key_of(self, net: str, dataset: str, accel: str, layer: str, tile: str) -> str:
         try:
@@ -249,7 +310,7 @@ class Plan:
         files = acc.files_for(job.kind)
         return {
             "arch": str(acc.arch),
-            "ert": str(acc.ert),
+            "ert": self.ert_path(acc),
             "constraints": [str(c) for c in files.constraints],
             "components": [str(c) for c in acc.component_files()],
         }
@@ -300,6 +361,24 @@ class Plan:
 
     def res_inputs(self) -> list[str]:
         return [self.res_path(n, d, a) for n, d in self.pairs() for a in self.accelerators]
+
+
+def ert_build_key(acc: Accelerator, technology: str | None, backend: str, version: str) -> str:
+    """Cache-key part standing in for the bytes of an ERT the pipeline builds (they do not exist at plan time).
+
+    The hash of everything `build_ert` reads or is told: the arch's bytes, the component files (names and
+    bytes), the technology, the energy backend and the model version. Editing a buffer's depth in the arch
+    changes it, hence every layer key of that accelerator and nothing else.
+    """
+    return content_hash(
+        {
+            "arch": file_hash(acc.arch),
+            "components": [[c.name, file_hash(c)] for c in acc.component_files()],
+            "technology": technology,
+            "backend": backend,
+            "model_version": version,
+        }
+    )
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -367,6 +446,21 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
         if net not in networks:
             raise InputError(f"network {net!r} is not in `networks`", file="config.yaml", key=f"layers.{net}")
     accels = {name: load_accelerator(adir, name) for name in config["accelerators"]}
+    energy = {**ENERGY_DEFAULTS, **(config.get("energy") or {})}
+    if energy["technology"] is not None and energy["technology"] not in TECHNOLOGIES:
+        raise InputError(
+            f"unsupported technology {energy['technology']!r}",
+            file="config.yaml",
+            key="energy.technology",
+            fix="use one of " + ", ".join(TECHNOLOGIES) + " (or null to keep the arch's own)",
+        )
+    if energy["backend"] not in ENERGY_BACKENDS:
+        raise InputError(
+            f"unknown energy backend {energy['backend']!r}",
+            file="config.yaml",
+            key="energy.backend",
+            fix="use one of " + ", ".join(ENERGY_BACKENDS),
+        )
     plan = Plan(
         out=config["output_dir"].rstrip("/") or ".",
         engine=config["engine"],
@@ -374,12 +468,17 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
         networks=networks,
         accelerators=accels,
         layers={},
+        energy=energy,
     )
     for net, ds in select_pairs(networks, list(config["datasets"])):
         all_layers = expand_network(networks[net], ds)
         plan.layers[(net, ds)] = select_layers(all_layers, (config.get("layers") or {}).get(net), net)
 
     version = model_version()
+    for acc_name, acc in accels.items():
+        if acc.ert is None:
+            s = plan.ert_settings(acc_name)
+            plan.ert_builds[acc_name] = ert_build_key(acc, s["technology"], s["backend"], version)
     hashes: dict[Path, str] = {}
 
     def h(p: Path) -> str:
@@ -405,16 +504,20 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
                 mkey = mapper_cache[mk]
                 # The accelerator's name and file paths are key parts too: a key then always maps to the
                 # same input paths, so Snakemake never sees a key's inputs change (which would rerun it).
-                paths = [acc.arch, acc.ert, *files.constraints, files.mapper]
+                # A built ERT (no `ert:` in the manifest) enters as its build key, not its bytes; the key of an
+                # accelerator that ships an ERT is composed exactly as before (archon/pipeline.py copies it).
+                built = acc.ert is None
+                paths = [acc.arch, *([] if built else [acc.ert]), *files.constraints, files.mapper]
+                rel = [str(p.relative_to(acc.root)) for p in paths]
                 key = content_hash(
                     {
                         "accelerator": acc_name,
-                        "files": [str(p.relative_to(acc.root)) for p in paths],
+                        "files": [rel[0], "<build_ert>/ERT.yaml", *rel[1:]] if built else rel,
                         "problem": pkey,
                         "arch": h(acc.arch),
                         "components": [h(c) for c in acc.component_files()],
                         "constraints": [h(c) for c in files.constraints],
-                        "ert": h(acc.ert),
+                        "ert": {"built": plan.ert_builds[acc_name]} if built else h(acc.ert),
                         "mapper": mkey,
                         "engine": plan.engine,
                         "seed": plan.seed,
@@ -436,6 +539,25 @@ def wildcard_pattern(names: list[str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- job bodies
+
+
+def run_ert_job(
+    *, arch: str, components: list[str], technology: str | None, backend: str, outputs: dict[str, str]
+) -> dict[str, Any]:
+    """Rule build_ert: ERT and ART of `arch` (`fusionsim.energy.build_tables`), each written atomically.
+
+    `components` are exactly the component class files of the manifest ([] builds from the arch alone, no
+    implicit `components/` folder), so the ERT depends on nothing the cache key does not cover.
+    """
+    from fusionsim.energy.ert import art_dict, build_tables, dump_yaml, ert_dict
+
+    tables = build_tables(arch, [Path(c) for c in components], technology, backend)
+    head = (
+        f"# Built by rule build_ert: {arch}, technology {technology or 'of the arch'}, backend {backend}.\n"
+    )
+    write_text(outputs["ert"], head + dump_yaml(ert_dict(tables)))
+    write_text(outputs["art"], head + dump_yaml(art_dict(tables)))
+    return {"components": len(tables.components), "technology": technology, "backend": backend}
 
 
 def write_yaml(path: str | Path, data: dict[str, Any]) -> None:
