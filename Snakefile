@@ -1,5 +1,5 @@
 # fusionsim: DNN inference on accelerators, one cached mapper job per layer.
-# Stages, in data-flow order: problems -> map -> aggregate -> fusion/sparsity -> report. See docs/pipeline.md.
+# Stages, in data-flow order: problems, ERTs (rules/energy.smk) -> map -> aggregate -> fusion/sparsity -> report. See docs/pipeline.md.
 import os
 
 
@@ -8,6 +8,7 @@ configfile: os.path.join(workflow.basedir, "config.yaml")
 
 include: "rules/common.smk"
 include: "rules/problems.smk"
+include: "rules/energy.smk"
 include: "rules/map.smk"
 include: "rules/aggregate.smk"
 include: "rules/fusion.smk"
