@@ -281,3 +281,138 @@ def test_plan_is_plain_data() -> None:
     assert plan.layer_table_path("n", "d") == "results/n/d/layers.csv"
     with pytest.raises(InputError):
         plan.key_of("mobilenetv2", "cifar10", "eyeriss_like", "b9_comp", "full")
+
+
+# ---------------------------------------------------------------------------------------------- built ERTs
+
+
+@pytest.fixture
+def ertless(tmp_path: Path) -> Path:
+    """An accelerators folder with the baseline (ships an ERT) and a copy of it without `ert:` (built)."""
+    shutil.copytree(ROOT / "accelerators/eyeriss_like", tmp_path / "shipped")
+    shutil.copytree(ROOT / "accelerators/eyeriss_like", tmp_path / "built")
+    man = tmp_path / "built/accelerator.yaml"
+    raw = yaml.safe_load(man.read_text())
+    del raw["ert"]
+    man.write_text(yaml.safe_dump(raw))
+    (tmp_path / "built/ERT.yaml").unlink()
+    return tmp_path
+
+
+def ert_config(accels: Path, **over) -> dict:
+    cfg = {
+        "accelerators": {"shipped": {}, "built": {}},
+        "accelerators_dir": str(accels),
+        "layers": {"mobilenetv2": ["conv1", "b1_conv"]},
+    }
+    return base_config(**{**cfg, **over})
+
+
+def keys_of(plan: Plan, accel: str) -> set[str]:
+    return {k for (n, d, a, lay, t), k in plan.layer_keys.items() if a == accel}
+
+
+def test_accelerator_without_ert_gets_a_build_job(ertless: Path) -> None:
+    acc = load_accelerator(ertless, "built")
+    assert acc.ert is None and acc.technology is None
+    plan = build_plan(ert_config(ertless), ROOT)  # the built ERT need not exist to plan
+    assert plan.ert_build_names() == ["built"]
+    assert plan.ert_settings("built") == {"technology": "45nm", "backend": "native"}
+    inputs = plan.ert_build_inputs("built")
+    assert inputs["arch"] == str(ertless / "built/arch.yaml") and len(inputs["components"]) == 2
+    key = plan.key_of("mobilenetv2", "cifar10", "built", "conv1", "full")
+    assert plan.map_job_inputs(key)["ert"] == "results/ert/built/ERT.yaml"
+    shipped = plan.key_of("mobilenetv2", "cifar10", "shipped", "conv1", "full")
+    assert plan.map_job_inputs(shipped)["ert"] == str(ertless / "shipped/ERT.yaml")
+    # an accelerator that ships its ERT keeps the key it had before built ERTs existed
+    alone = build_plan(ert_config(ertless, accelerators={"shipped": {}}), ROOT)
+    assert keys_of(alone, "shipped") == keys_of(plan, "shipped") and not alone.ert_builds
+
+
+def test_built_ert_key_covers_arch_components_and_energy_settings(
+    ertless: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = build_plan(ert_config(ertless), ROOT)
+    ref_built, ref_shipped = keys_of(ref, "built"), keys_of(ref, "shipped")
+
+    def check(plan: Plan, built_changes: bool = True) -> None:
+        assert keys_of(plan, "shipped") == ref_shipped
+        assert (keys_of(plan, "built").isdisjoint(ref_built)) == built_changes
+
+    check(build_plan(ert_config(ertless, energy={"technology": "65nm", "backend": "native"}), ROOT))
+    check(build_plan(ert_config(ertless, energy={"technology": None, "backend": "native"}), ROOT))
+    check(build_plan(ert_config(ertless, energy={"technology": "45nm", "backend": "hwcomponents"}), ROOT))
+    check(build_plan(ert_config(ertless, energy={"technology": "45nm", "backend": "native"}), ROOT), False)
+    # a manifest `technology:` overrides the config's
+    man = ertless / "built/accelerator.yaml"
+    raw = yaml.safe_load(man.read_text())
+    man.write_text(yaml.safe_dump({**raw, "technology": "40nm"}))
+    plan = build_plan(ert_config(ertless), ROOT)
+    assert plan.ert_settings("built")["technology"] == "40nm"
+    check(plan)
+    man.write_text(yaml.safe_dump(raw))
+    # a buffer depth in the arch, a component class file
+    arch = ertless / "built/arch.yaml"
+    text = arch.read_bytes()
+    arch.write_bytes(text.replace(b"memory_depth: 13824", b"memory_depth: 6912", 1))
+    assert arch.read_bytes() != text
+    check(build_plan(ert_config(ertless), ROOT))
+    arch.write_bytes(text)
+    comp = ertless / "built/components/smartbuffer_RF.yaml"
+    original = comp.read_bytes()  # (CRLF file: restore the bytes, not the text)
+    comp.write_bytes(original + b"# edited\n")
+    check(build_plan(ert_config(ertless), ROOT))
+    comp.write_bytes(original)
+    check(build_plan(ert_config(ertless), ROOT), False)
+    import fusionsim
+
+    monkeypatch.setattr(fusionsim, "MODEL_VERSION", "test-bump", raising=False)
+    bumped = build_plan(ert_config(ertless), ROOT)
+    assert keys_of(bumped, "built").isdisjoint(ref_built) and keys_of(bumped, "shipped").isdisjoint(
+        ref_shipped
+    )
+
+
+def test_ert_manifest_and_energy_config_errors(ertless: Path) -> None:
+    man = ertless / "built/accelerator.yaml"
+    raw = yaml.safe_load(man.read_text())
+    man.write_text(yaml.safe_dump({**raw, "ert": "missing/ERT.yaml"}))
+    with pytest.raises(InputError) as exc:
+        load_accelerator(ertless, "built")
+    assert (
+        exc.value.key == "ert" and "missing/ERT.yaml" in exc.value.line() and "build_ert" in exc.value.line()
+    )
+    man.write_text(yaml.safe_dump({**raw, "ert": 3}))
+    with pytest.raises(InputError, match="must be a path"):
+        load_accelerator(ertless, "built")
+    man.write_text(yaml.safe_dump({**raw, "technology": "7nm"}))
+    with pytest.raises(InputError) as exc:
+        load_accelerator(ertless, "built")
+    assert exc.value.key == "technology" and "45nm" in exc.value.line()
+    shipped = ertless / "shipped/accelerator.yaml"
+    shipped.write_text(shipped.read_text() + "technology: 65nm\n")
+    with pytest.raises(InputError, match="ships one") as exc:
+        load_accelerator(ertless, "shipped")
+    with pytest.raises(InputError) as exc:
+        build_plan(base_config(energy={"technology": "7nm", "backend": "native"}), ROOT)
+    assert exc.value.key == "energy.technology"
+    with pytest.raises(InputError) as exc:
+        build_plan(base_config(energy={"technology": "45nm", "backend": "accelergy"}), ROOT)
+    assert exc.value.key == "energy.backend"
+
+
+def test_run_ert_job_writes_loadable_tables(ertless: Path, tmp_path: Path) -> None:
+    from fusionsim.spec.ert import load_ert
+    from fusionsim.workflow import run_ert_job
+
+    plan = build_plan(ert_config(ertless), ROOT)
+    inputs = plan.ert_build_inputs("built")
+    outputs = {"ert": str(tmp_path / "o/ERT.yaml"), "art": str(tmp_path / "o/ART.yaml")}
+    record = run_ert_job(**inputs, **plan.ert_settings("built"), outputs=outputs)
+    assert record["components"] > 0
+    load_ert(outputs["ert"])
+    assert yaml.safe_load(Path(outputs["art"]).read_text())["ART"]["version"] == 0.3
+    assert not [p for p in (tmp_path / "o").iterdir() if p.name.endswith(".tmp")]
+    # only the manifest's component files count: without them the compound classes are unknown
+    with pytest.raises(InputError):
+        run_ert_job(**{**inputs, "components": []}, **plan.ert_settings("built"), outputs=outputs)
