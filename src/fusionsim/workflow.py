@@ -813,6 +813,18 @@ def comparison_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) -> 
     """The ARCHON comparison's jobs (registered into `plan`) when `fusion.enabled`, else None."""
     if not (config.get("fusion") or {}).get("enabled"):
         return None
+    fcfg = config["fusion"]
+    adir = _resolve(Path(basedir), config["accelerators_dir"])
+    for role in ("baseline_accelerator", "predictions_accelerator", "main_accelerator"):
+        name = fcfg.get(role)
+        acc = plan.accelerators.get(name) if name else None
+        if name and (acc or load_accelerator(adir, name)).ert is None:
+            raise InputError(
+                f"accelerator {name!r} ships no ERT; the ARCHON comparison's jobs need one (no build_ert there)",
+                file="config.yaml",
+                key=f"fusion.{role}",
+                fix=f"add `ert:` to {adir / name / 'accelerator.yaml'} (e.g. from `fusionsim ert`)",
+            )
     from fusionsim.archon.pipeline import add_comparison_jobs
 
     return add_comparison_jobs(plan, config, basedir)

@@ -416,3 +416,14 @@ def test_run_ert_job_writes_loadable_tables(ertless: Path, tmp_path: Path) -> No
     # only the manifest's component files count: without them the compound classes are unknown
     with pytest.raises(InputError):
         run_ert_job(**{**inputs, "components": []}, **plan.ert_settings("built"), outputs=outputs)
+
+
+def test_archon_comparison_refuses_an_accelerator_without_ert(ertless: Path) -> None:
+    from fusionsim.workflow import comparison_plan
+
+    cfg = ert_config(ertless)
+    plan = build_plan(cfg, ROOT)
+    cfg["fusion"] = {"enabled": True, "baseline_accelerator": "built"}
+    with pytest.raises(InputError) as exc:
+        comparison_plan(plan, cfg, ROOT)
+    assert exc.value.key == "fusion.baseline_accelerator" and "ships no ERT" in exc.value.line()
