@@ -40,6 +40,7 @@ FACTORIZATION_CAP = 300_000  # factorisations kept for one search; beyond this t
 BATCH = 128
 ENUMERATE_TIER = 30000  # a tier this small is enumerated and shuffled; a larger one is sampled
 REFINE_STARTS = 3  # local-search starting points (best distinct factorisations of the main search)
+REUSE_POOL = 20000  # energy-first, large space: random dives sorted by the reuse estimate
 
 
 class NoMappingError(InputError):
@@ -109,7 +110,8 @@ class _Evaluator:
 
 
 # ---------------------------------------------------------------------- candidates
-def _factorizations(space: MapSpace, spec: MapperSpec, rng: random.Random) -> Iterator[Factorization]:
+def _factorizations(space: MapSpace, spec: MapperSpec, rng: random.Random,
+                    hints: dict[Factorization, dict[int, tuple[int, ...]]] | None = None) -> Iterator[Factorization]:
     """Valid factorisations in visiting order. When delay (or edp) leads, spatial assignments are grouped in
     tiers of equal parallelism, visited by decreasing parallelism, so compute cycles (the delay lower bound)
     never decrease along the stream. Random algorithms visit a small tier in a shuffled order and sample a
@@ -117,6 +119,9 @@ def _factorizations(space: MapSpace, spec: MapperSpec, rng: random.Random) -> It
     one corner of the tier."""
     randomized = spec.algorithm in ("random-pruned", "hybrid", "random")
     dfs_rng = random.Random(rng.random()) if randomized else None
+    if randomized and spec.metrics[0] != "delay":
+        yield from _reuse_first(space, spec, rng, dfs_rng, hints)
+        return
     if spec.metrics[0] not in ("delay", "edp"):
         groups = [None]
     else:
@@ -154,7 +159,66 @@ def _factorizations(space: MapSpace, spec: MapperSpec, rng: random.Random) -> It
             yield fact
 
 
-def _choices(space: MapSpace, fact: Factorization, spec: MapperSpec, rng: random.Random) -> list[tuple]:
+def _reuse_key(space: MapSpace, spec: MapperSpec, prices: tuple[float, float], fact: Factorization,
+               hints: dict[Factorization, dict[int, tuple[int, ...]]]) -> float:
+    """Ordering key of the energy/edp/last-level-accesses-first search (smaller first): the outermost level's
+    estimated traffic (`MapSpace.outer_traffic`), priced and plus the MAC energy for energy and edp, times the
+    compute cycles for edp. Records the estimate's best outer loop orders in `hints`."""
+    words, order = space.outer_traffic(fact)
+    hints[fact] = order
+    metric = spec.metrics[0]
+    if metric == "last-level-accesses":
+        return words
+    energy = prices[0] + prices[1] * words
+    return energy * space.cycles_lower_bound(fact) if metric == "edp" else energy
+
+
+def _reuse_first(space: MapSpace, spec: MapperSpec, rng: random.Random, dfs_rng: random.Random | None,
+                 hints: dict[Factorization, dict[int, tuple[int, ...]]] | None) -> Iterator[Factorization]:
+    """Factorisations for a metric other than delay (random algorithms): a space of up to ENUMERATE_TIER is
+    enumerated, a larger one sampled by REUSE_POOL random dives (a dive that dead-ends is retried, 200 misses
+    in a row end the pool); either way shuffled (ties stay random) then sorted by `_reuse_key`, so the mappings
+    with the most outer-level reuse are evaluated first and the victory condition counts from good ones.
+    Beyond the pool, random dives continue unsorted."""
+    hints = {} if hints is None else hints
+    outer = len(space.arch.storage) - 1
+    lv = space.arch.storage[outer]
+    word_price = space.prices.vector_access_energy[outer] / max(1, lv.block_size) if space.prices else 1.0
+    macs = math.prod(space.problem.bounds)
+    prices = (space.prices.mac_energy * macs if space.prices else 0.0, word_price)
+    pool = list(itertools.islice(space.factorizations(None), ENUMERATE_TIER + 1))
+    exhaustive = len(pool) <= ENUMERATE_TIER
+    seen: set[Factorization] = set(pool) if exhaustive else set()
+    if not exhaustive:
+        pool = []
+        misses = 0
+        while misses < 200 and len(pool) < REUSE_POOL:
+            fact = next(space.factorizations(dfs_rng, spatial=None), None)
+            if fact is None or fact in seen:
+                misses += 1
+                continue
+            misses = 0
+            seen.add(fact)
+            pool.append(fact)
+    rng.shuffle(pool)
+    pool.sort(key=lambda f: _reuse_key(space, spec, prices, f, hints))
+    yield from pool
+    if exhaustive:
+        return
+    misses = 0
+    while misses < 200 and len(seen) < FACTORIZATION_CAP:
+        fact = next(space.factorizations(dfs_rng, spatial=None), None)
+        if fact is None or fact in seen:
+            misses += 1
+            continue
+        misses = 0
+        seen.add(fact)
+        _reuse_key(space, spec, prices, fact, hints)
+        yield fact
+
+
+def _choices(space: MapSpace, fact: Factorization, spec: MapperSpec, rng: random.Random,
+             orders: dict[int, tuple[int, ...]] | None = None) -> list[tuple]:
     """(permutations, keep sets) pairs to try for one factorisation."""
     perms = space.permutation_choices(fact)
     keeps = space.bypass_choices(fact)
@@ -173,6 +237,11 @@ def _choices(space: MapSpace, fact: Factorization, spec: MapperSpec, rng: random
             p, r = divmod(p, len(choice))
             sel.append(choice[r])
         out.append((tuple(sel), keeps[k]))
+    if orders and out:
+        # the reuse estimate's best outer orders first (the first pick's other orders and keep sets)
+        first = (tuple(orders.get(t, o) for t, o in enumerate(out[0][0])), out[0][1])
+        if first != out[0]:
+            out = [first] + [c for c in out if c != first][: max(0, len(out) - 1)]
     return out
 
 
@@ -180,10 +249,12 @@ Point = tuple[Factorization, tuple[tuple[int, ...], ...], tuple[frozenset[str], 
 
 
 def _candidates(space: MapSpace, facts: Iterator[Factorization], spec: MapperSpec, rng: random.Random,
-                counter: list[int]) -> Iterator[tuple[Point, Mapping]]:
+                counter: list[int], hints: dict[Factorization, dict[int, tuple[int, ...]]] | None = None
+                ) -> Iterator[tuple[Point, Mapping]]:
     for fact in facts:
         counter[0] += 1
-        for perms, keeps in _choices(space, fact, spec, rng):
+        order = hints.pop(fact, None) if hints is not None else None
+        for perms, keeps in _choices(space, fact, spec, rng, order):
             yield (fact, perms, keeps), space.build_mapping(fact, perms, keeps)
 
 
@@ -304,7 +375,9 @@ def search_mappings(space: MapSpace, prices: sem.LevelPrices, spec: MapperSpec, 
     evaluator = _Evaluator(space, prices, threads)
     last_report = t0
     try:
-        stream = _candidates(space, _factorizations(space, spec, rng), spec, rng, n_facts)
+        hints: dict[Factorization, dict[int, tuple[int, ...]]] = {}
+        space.prices = prices
+        stream = _candidates(space, _factorizations(space, spec, rng, hints), spec, rng, n_facts, hints)
         done = False
         while not done:
             batch = list(itertools.islice(stream, BATCH))

@@ -17,6 +17,7 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from fusionsim.errors import InputError
 from fusionsim.spec.arch import Arch
@@ -59,6 +60,7 @@ class MapSpace:
     temporal_of: list[int] = field(default_factory=list)  # storage level -> index of its temporal level
     source: str | None = None  # the constraint files, for error messages
     deepest: int = -1  # deepest tiling level the enumeration reached (diagnostics)
+    prices: Any = None  # the engine's LevelPrices, set by the search (orders the energy-first stream)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -427,6 +429,94 @@ class MapSpace:
                         opts.append(keep)
             per_level.append(opts)
         return [tuple(c) for c in itertools.product(*per_level)]
+
+    def outer_traffic(self, fact: Factorization) -> tuple[float, dict[int, tuple[int, ...]]]:
+        """Estimated words moved at the outermost storage level (DRAM) for `fact` under the best loop orders of
+        the temporal levels above the innermost DRAM child, and those orders ({temporal ordinal: order}).
+
+        Per dataspace, the child is the outermost inner level that may keep it (forced or free keep bit, the
+        largest tile that fits alone; else the innermost level). Its tile is refetched once per iteration of the
+        temporal loops above it from the innermost relevant one outwards (irrelevant loops inside it give reuse),
+        times the relevant spatial factors above it (irrelevant ones multicast); a read-write dataspace counts
+        its updates and its reads after the first pass. Sliding windows are not discounted, so the input term can
+        overestimate: this orders the energy-first search (most reuse first); it is not a proof and never prunes."""
+        nd, ns, nl = len(self.problem.dims), len(self.arch.storage), len(self.levels)
+        exts: list[list[int]] = []
+        ext = [1] * nd
+        for li, lvl in enumerate(self.levels):
+            ext = [e * f for e, f in zip(ext, fact[li])]
+            if not lvl.spatial:
+                exts.append(ext)
+        rel = self._relevant_sets
+        child, tiles = [], []
+        for j, ds in enumerate(self.problem.dataspaces):
+            c, words = 0, None
+            for si in range(ns - 2, -1, -1):
+                if ds.name in self.keep_forced[si] or ds.name in self.keep_free[si]:
+                    cap = self.arch.storage[si].effective_size
+                    w = self._tile_words_cached(exts[si], j)
+                    if cap is None or w <= cap:
+                        c, words = si, w
+                        break
+            child.append(c)
+            tiles.append(words if words is not None else self._tile_words_cached(exts[0], j))
+        first_t = min(child)
+        choices = self.permutation_choices(fact)
+        free_t = [t for t in range(first_t, ns) if len(choices[t]) > 1]
+        while free_t and math.prod(len(choices[t]) for t in free_t) > 256:
+            free_t.pop(0)  # keep the search of orders small: inner levels take their first order
+        base = {t: choices[t][0] for t in range(first_t, ns)}
+        totals = self._total_words
+        spatial_mult, above = [], []
+        for j in range(len(tiles)):
+            m, ts = 1, []
+            for li in range(self.temporal_of[child[j]] + 1, nl):
+                if self.levels[li].spatial:
+                    m *= math.prod(fact[li][d] for d in rel[j])
+                else:
+                    ts.append(self.levels[li].storage)
+            spatial_mult.append(m)
+            above.append(ts)
+        best: tuple[float, dict[int, tuple[int, ...]]] | None = None
+        for combo in itertools.product(*(choices[t] for t in free_t)):
+            orders = dict(base)
+            orders.update(zip(free_t, combo))
+            total = 0.0
+            for j, ds in enumerate(self.problem.dataspaces):
+                count, seen_rel, r = spatial_mult[j], False, rel[j]
+                for t in above[j]:
+                    f = fact[self.temporal_of[t]]
+                    for d in orders[t]:
+                        if seen_rel or d in r:
+                            seen_rel = True
+                            count *= f[d]
+                words = tiles[j] * count
+                if ds.read_write:
+                    words = 2 * words - totals[j]
+                total += words
+            if best is None or total < best[0]:
+                best = (total, {t: orders[t] for t in free_t})
+        assert best is not None
+        return best
+
+    def _tile_words_cached(self, ext: list[int], ds: int) -> int:
+        key = (tuple(ext), ds)
+        w = self._tile_cache.get(key)
+        if w is None:
+            w = self._tile_cache[key] = self.tile_words(ext, ds)
+        return w
+
+    @functools.cached_property
+    def _tile_cache(self) -> dict[tuple[tuple[int, ...], int], int]:
+        return {}
+
+    @functools.cached_property
+    def _total_words(self) -> list[int]:
+        return [self.tile_words(list(self.problem.bounds), j) for j in range(len(self.problem.dataspaces))]
+
+    @functools.cached_property
+    def _relevant_sets(self) -> tuple[frozenset[int], ...]:
+        return tuple(frozenset(d for terms in ds.projection for _, d in terms) for ds in self.problem.dataspaces)
 
     def cycles_lower_bound(self, fact: Factorization) -> int:
         """Compute cycles (product of temporal factors): the delay when no level is bandwidth-bound."""
