@@ -21,19 +21,11 @@ from fusionsim.energy.compound import Action, ComponentModel, Estimator, load_co
 from fusionsim.energy.primitives import NativeEstimator, Where
 from fusionsim.errors import InputError
 from fusionsim.spec.arch import walk_components
+from fusionsim.spec.ert import ActionEnergy
 from fusionsim.spec.yaml_io import load_yaml
 
 TECHNOLOGIES = ("40nm", "45nm", "65nm")
 BACKENDS = ("native", "hwcomponents")
-
-
-@dataclass(frozen=True)
-class ActionRow:
-    """One ERT entry: action, its arguments (None if it takes none), energy in pJ (unrounded)."""
-
-    action: str
-    arguments: dict[str, Any] | None
-    energy_pJ: float
 
 
 @dataclass(frozen=True)
@@ -44,7 +36,7 @@ class ComponentTable:
     cls: str
     compound: bool
     instances: int
-    actions: tuple[ActionRow, ...]
+    actions: tuple[ActionEnergy, ...]
     area_um2: float
 
     def energy(self, action: str, **arguments: Any) -> float:
@@ -145,8 +137,8 @@ def build_tables(
     return EnergyTables(tuple(tables), str(arch_path), backend)
 
 
-def _row(model: ComponentModel, r, a: Action) -> ActionRow:
-    return ActionRow(a.name, a.arguments, model.energy_pJ(r, a.name, a.arguments))
+def _row(model: ComponentModel, r, a: Action) -> ActionEnergy:
+    return ActionEnergy(a.name, a.arguments, model.energy_pJ(r, a.name, a.arguments))
 
 
 def _rounded(x: float, precision: int) -> float | int:
