@@ -79,6 +79,11 @@ def _widths(proj_abs: np.ndarray, ext: np.ndarray) -> np.ndarray:
 def evaluate_batch(arch: Arch, problem: Problem, batch: LoopArrays | list[Mapping],
                    prices: sem.LevelPrices) -> BatchResult:
     """Energy, cycles and validity of every mapping in the batch."""
+    if _has_network_energy(arch, prices):
+        if isinstance(batch, LoopArrays):
+            raise NotImplementedError("network energy (energy-per-hop, router-energy, wire-energy) is only "
+                                      "modelled by the scalar engine; pass a list of Mappings")
+        return _scalar_fallback(arch, problem, batch, prices)
     if not isinstance(batch, LoopArrays):
         batch = encode(batch, arch, problem)
     B, K, D = batch.t_dims.shape
@@ -111,9 +116,11 @@ def evaluate_batch(arch: Arch, problem: Problem, batch: LoopArrays | list[Mappin
     for k in range(K - 2, -1, -1):
         rep[:, k] = rep[:, k + 1] * fan[:, k + 1]
 
+    # as evaluate.check_fit: v1.0 checks utilized instances (below), not each level's fanout
     valid = np.ones(B, bool)
     for k in range(K):
-        valid &= fan[:, k] <= arch.fanout(k)
+        if arch.fanout(k) <= 1:
+            valid &= fan[:, k] <= 1
     valid &= arith_ui <= arch.arithmetic.instances
 
     nds = len(problem.dataspaces)
@@ -185,7 +192,10 @@ def evaluate_batch(arch: Arch, problem: Problem, batch: LoopArrays | list[Mappin
                 reads, updates = content, np.zeros_like(content)
             n = reads + updates + fills
             vec = -(-n // lv.block_size)
-            energy = energy + (vec * prices.vector_access_energy[k]) / (ui / uc) * ui
+            # a cluster larger than the level: 0 clusters, access energy 0 (as evaluate.py)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                acc_e = np.where(uc > 0, (vec * prices.vector_access_energy[k]) / (ui / uc) * ui, 0.0)
+            energy = energy + acc_e
             if lv.addr_gen_energy is not None and lv.addr_gen_energy >= 0:
                 energy = energy + (content + fills) * lv.addr_gen_energy * uc
             rd += reads / cc
@@ -201,6 +211,28 @@ def evaluate_batch(arch: Arch, problem: Problem, batch: LoopArrays | list[Mappin
     util = cc * arith_ui / (arch.arithmetic.instances * cycles)
     energy = np.where(valid, energy, np.inf)
     return BatchResult(energy, cycles, valid, util, last_level)
+
+
+def _has_network_energy(arch: Arch, prices: sem.LevelPrices) -> bool:
+    return any(sem.network_params(lv, prices.wire_energy)[:2] != (0.0, 0.0) for lv in arch.storage)
+
+
+def _scalar_fallback(arch: Arch, problem: Problem, mappings: list[Mapping], prices: sem.LevelPrices) -> BatchResult:
+    """Arches whose legacy networks cost energy: evaluate one by one with the scalar engine (same numbers)."""
+    from fusionsim.model.evaluate import MappingError, evaluate
+
+    n = len(mappings)
+    energy, cycles = np.full(n, np.inf), np.zeros(n, np.int64)
+    valid, util, last = np.zeros(n, bool), np.zeros(n), np.zeros(n, np.int64)
+    for i, m in enumerate(mappings):
+        try:
+            r = evaluate(arch, problem, m, prices)
+        except MappingError:
+            continue
+        energy[i], cycles[i], valid[i], util[i] = r.energy_pJ, r.cycles, True, r.utilization
+        top = r.levels[len(arch.storage)]
+        last[i] = sum(d.reads + d.updates + d.fills for d in top.dataspaces.values())
+    return BatchResult(energy, cycles, valid, util, last)
 
 
 _HASH_W = np.random.default_rng(12345).integers(1, 2**40, size=256, dtype=np.int64) | 1

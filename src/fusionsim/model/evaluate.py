@@ -20,16 +20,20 @@ class MappingError(InputError):
 
 
 def check_fit(arch: Arch, problem: Problem, mapping: Mapping, file: str | Path = "<mapping>") -> None:
-    """Raise MappingError when the spatial fanout of any level exceeds the hardware."""
+    """Raise MappingError for a mapping timeloop-model rejects before evaluation: a level count that differs
+    from the arch, or spatial loops at a level without a spatial fanout (parser.cpp FindTargetTilingLevel).
+
+    timeloop-model v1.0 does not compare a level's spatial factors with its own fanout (nor per X/Y axis): it
+    only rejects more utilized instances than a level (or the arithmetic) has, which `evaluate` checks. So a
+    level may use more than its fanout when the levels above use less; the mapper's mapspace, not the model,
+    keeps every level within its X and Y fanouts."""
     if len(mapping.levels) != len(arch.storage):
         raise MappingError(f"mapping has {len(mapping.levels)} levels, arch has {len(arch.storage)}", file=file,
                            key="mapping")
     for i, lv in enumerate(mapping.levels):
-        fan = math.prod(lp.bound for lp in lv.spatial)
-        if fan > arch.fanout(i):
-            raise MappingError(f"spatial factors at '{lv.name}' use {fan} instances but its fanout is "
-                               f"{arch.fanout(i)}", file=file, key=f"{lv.name}.spatial",
-                               fix="reduce the spatial factors of this level")
+        if lv.spatial and arch.fanout(i) <= 1:
+            raise MappingError(f"spatial factors at '{lv.name}', which has no spatial fanout", file=file,
+                               key=f"{lv.name}.spatial", fix="map these factors temporally")
 
 
 def evaluate(arch: Arch, problem: Problem, mapping: Mapping, ert: ERT | sem.LevelPrices,
@@ -74,7 +78,9 @@ def evaluate(arch: Arch, problem: Problem, mapping: Mapping, ert: ERT | sem.Leve
             uc = min(ui, clusters)
             n = c["reads"] + c["updates"] + c["fills"]
             vec = -(-n // lv.block_size)
-            e_inst = (vec * prices.vector_access_energy[k]) / (ui / uc) if ui > 0 else 0.0
+            # buffer.cpp ComputeBufferEnergy: a cluster larger than the level has 0 clusters, so the C++ divides by
+            # an infinite cluster utilization and the access energy is 0
+            e_inst = ((vec * prices.vector_access_energy[k]) / (ui / uc) if uc > 0 else 0.0) if ui > 0 else 0.0
             e = e_inst * ui
             e += c["temporal_reductions"] * sem.reduction_energy_per_op() * ui
             if lv.addr_gen_energy is not None and lv.addr_gen_energy >= 0:
@@ -96,6 +102,20 @@ def evaluate(arch: Arch, problem: Problem, mapping: Mapping, ert: ERT | sem.Leve
         max_cycles = max(max_cycles, cycles)
         levels.append(LevelStats(lv.name, level_e, cycles, "storage", dstats))
         total += level_e
+    # legacy networks `OUTER <==> INNER`, evaluated with the outer level's tile, added in name order (std::map)
+    nets = []
+    inner_names = [arch.arithmetic.name] + [lv.name for lv in arch.storage[:-1]]
+    for k, lv in enumerate(arch.storage):
+        eph, router, _ = sem.network_params(lv, prices.wire_energy)
+        e = 0.0
+        for ds, t in zip(problem.dataspaces, nest.tiles[k]):
+            e += sem.network_energy(eph, router, ds.read_write, lv.is_dram, t.accesses, t.partition, t.fanout,
+                                    t.replication)
+        nets.append((f"{lv.name} <==> {inner_names[k]}", e))
+    for name, e in sorted(nets):
+        total += e
+        if e != 0.0:
+            levels.append(LevelStats(name, e, 0, "network"))
     util = macs / (arch.arithmetic.instances * max_cycles)
     return EvalResult(total, max_cycles, util, macs, levels)
 

@@ -6,6 +6,7 @@ A `timeloop_version` switch (v3 per-action pricing, counted first reads) replace
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 
 from fusionsim.spec.arch import Arch
@@ -53,20 +54,84 @@ def price_levels(arch: Arch, ert: ERT) -> LevelPrices:
         elif lv.vector_access_energy is not None:
             vae.append(lv.vector_access_energy)
         else:
-            vae.append(_fallback_buffer(lv.is_dram, lv.word_bits * lv.block_size, lv.size))
+            vae.append(_fallback_buffer(lv.is_dram, lv.word_bits, lv.block_size, lv.cluster_size, lv.size))
     return LevelPrices(mac, tuple(vae), wire)
 
 
 def _fallback_mac(arch: Arch) -> float:
-    """pat-public multiplier energy, used only when the ERT has no entry: (bits/16)^2 pJ."""
+    """Used only when the ERT has no entry: the arithmetic's `energy` attribute, else the pat-public multiplier
+    energy (bits/16)^2 pJ (arithmetic.cpp ParseSpecs)."""
+    e = arch.arithmetic.attributes.get("energy")
+    if e is not None:
+        return float(e)
     return (arch.arithmetic.word_bits / 16.0) ** 2
 
 
-def _fallback_buffer(is_dram: bool, width_bits: int, size: int | None) -> float:
-    """pat-public defaults: DRAM 200 pJ per 16 bits; SRAM a linear fit in width (rarely used)."""
+def _fallback_buffer(is_dram: bool, word_bits: int, block: int, cluster: int, size: int | None) -> float:
+    """pat-public defaults (buffer.cpp ParseSpecs L286-310): DRAM 200 pJ per 16 bits of a block; SRAM the
+    Eyeriss linear fit pat::SRAMEnergy(height, width) / cluster, with width = word_bits*block*cluster bits and
+    height = ceil(size/block) rows; a zero-size buffer costs 0."""
     if is_dram or size is None:
-        return 200.0 * width_bits / 16.0
-    return 0.0156 * width_bits + 0.00000052 * width_bits * size
+        return 200.0 * (word_bits * block) / 16.0
+    if size == 0:
+        return 0.0
+    width = word_bits * block * cluster
+    height = -(-size // block)
+    m = (6.0 - 1.0) / (100.0 - 0.5)
+    y = m * (float(width * height) / (8 * 1024) - 0.5) + 1.0
+    return (y * width) / 16 / cluster
+
+
+def _attr_float(attrs: dict, key: str) -> float | None:
+    v = attrs.get(key)
+    return None if v is None else float(v)
+
+
+def network_params(lv, wire_ert: float) -> tuple[float, float, int]:  # noqa: ANN001 - a StorageLevel
+    """(energy per hop, energy per router, word bits) of the legacy network v1.0 infers from the outer buffer's
+    attributes (network-legacy.cpp ParseSpecs, ComputeNetworkEnergy): `energy-per-hop`, else
+    word_bits * tile-width/1000 * wire energy (`wire-energy`, overridden by a non-zero ERT `wire` entry), else
+    pat WireEnergy = 0. The floorplanned tile width (from component areas) is not modelled: only an explicit
+    `tile-width` (um) is used, so without it the wire term is 0, as with pat-public areas."""
+    a = lv.attributes
+    word_bits = int(a.get("network-word-bits", a.get("word-bits", a.get("word_width", a.get("datawidth", 16)))))
+    eph = _attr_float(a, "energy-per-hop")
+    if eph is None:
+        wire_ert = struct.unpack("f", struct.pack("f", wire_ert))[0]  # topology.cpp keeps it in a float
+        wire = wire_ert if wire_ert != 0.0 else (_attr_float(a, "wire-energy") or 0.0)
+        width = _attr_float(a, "tile-width") or 0.0
+        eph = word_bits * (width / 1000) * wire if wire != 0.0 else 0.0
+    return eph, _attr_float(a, "router-energy") or 0.0, word_bits
+
+
+def num_hops(multicast: int, fanout: int) -> float:
+    """network-legacy.cpp NumHops (probabilistic multicast, central entry point)."""
+    root_f = math.sqrt(multicast)
+    root_n = math.sqrt(fanout)
+    return (root_n * root_f) + 0.5 * (root_n - root_f) - (root_n / root_f) + 0.5
+
+
+def network_energy(eph: float, router: float, read_write: bool, outer_is_dram: bool, accesses: dict[int, int],
+                   partition: int, fanout: int, replication: int) -> float:
+    """Energy (all instances) of one dataspace on the network below a storage level, from that level's tile:
+    ingresses per multicast factor (2*acc - partition for read-write data when the outer level is DRAM, which
+    cannot reduce), hops = NumHops(m, fanout) per ingress, routers touched truncated to an integer as the
+    C++ uint64 accumulator does."""
+    if eph == 0.0 and router == 0.0:
+        return 0.0
+    hops = 0.0
+    routers = 0
+    for m in sorted(accesses):
+        a = accesses[m]
+        if a <= 0:
+            continue
+        ing = 2 * a - partition if (read_write and outer_is_dram) else a
+        if ing <= 0:
+            continue
+        h = num_hops(m, fanout)
+        routers = int(routers + (1 + h) * ing)
+        hops += h * ing
+    return (hops * eph + routers * router) * replication
 
 
 def scalar_counts(read_write: bool, content: int, partition: int, fills: int) -> dict[str, int]:

@@ -311,7 +311,7 @@ def load_arch(path: str | Path, components_dir: str | Path | None = None) -> Arc
     c = arith[0]
     inst = int(_num(c.attributes, ("instances",), c, path, c.instances))
     mx, my = _mesh(c.attributes, inst, c, path)
-    wb = int(_num(c.attributes, ("word-bits", "word_width", "datawidth"), c, path, 16))
+    wb = int(_num(c.attributes, ("word-bits", "datawidth"), c, path, 16))  # arithmetic.cpp: no word_width
     arithmetic = ArithmeticLevel(c.name, c.cls, inst, mx, my, wb, dict(c.attributes))
     arch = Arch(arithmetic, tuple(storage), tuple(comps), str(path))
     for i, lv in enumerate(arch.storage):

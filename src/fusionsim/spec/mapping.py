@@ -130,7 +130,9 @@ def parse_map_txt(text: str, arch: Arch, problem: Problem, file: str | Path = "<
         loops = b["loops"]  # printed outermost first: temporal then spatial
         temporal = tuple(lp for lp in reversed(loops) if not lp.spatial and lp.bound > 1)
         spatial = tuple(lp for lp in reversed(loops) if lp.spatial and lp.bound > 1)
-        keep = set(b["keep"]) if i < len(arch.storage) - 1 else set(problem.dataspace_names())
+        keep = set(b["keep"])  # the printed header lists the kept dataspaces, the outermost level's too
+        if i == len(arch.storage) - 1 and not keep:
+            keep = set(problem.dataspace_names())  # an empty outermost header: a hand-written nest, keep all
         levels.append(LevelMapping(lv.name, temporal, spatial, frozenset(keep)))
     mapping = Mapping(tuple(levels))
     check_factors(mapping, problem, file)
@@ -223,7 +225,10 @@ def parse_mapping_yaml(data: dict[str, Any], arch: Arch, problem: Problem, file:
                     raise InputError(f"unknown dataspace '{ds}'", file=file, key=f"{key}.bypass")
                 keep.discard(str(ds))
         if i == len(arch.storage) - 1:
-            keep = set(problem.dataspace_names())
+            # parser.cpp: the outermost level defaults to keep ('1'), but an explicit bypass still sets '0'
+            # (tiling.cpp MaskTiles then erases that dataspace's tile at the outermost level)
+            explicit = set(str(x) for x in ((entry["bypass"][0].get("bypass") or []) if "bypass" in entry else []))
+            keep = set(problem.dataspace_names()) - explicit
         levels.append(LevelMapping(lv.name, loops["temporal"], loops["spatial"], frozenset(keep)))
     mapping = Mapping(tuple(levels))
     check_factors(mapping, problem, file)
