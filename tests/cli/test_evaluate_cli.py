@@ -85,3 +85,18 @@ def test_module_entry_point(argv: list[str]) -> None:
     """`python -m fusionsim` works without the console script."""
     r = subprocess.run([sys.executable, "-m", "fusionsim", *argv], capture_output=True, text=True)
     assert r.returncode == 0 and "--mapping" in r.stdout
+
+
+def test_width_not_a_multiple_of_the_word(capsys, tmp_path: Path) -> None:
+    bad = tmp_path / "arch.yaml"
+    bad.write_text((TINY / "arch.yaml").read_text().replace("{type: LPDDR4, width: 64,", "{type: LPDDR4, width: 60,"))
+    code, _, err = run(capsys, arch=bad)
+    one_line_error(code, err, str(bad), "system.DRAM.attributes.width", "not a multiple")
+
+
+def test_fractional_arithmetic_energy(capsys, tmp_path: Path) -> None:
+    bad = tmp_path / "arch.yaml"
+    bad.write_text((TINY / "arch.yaml").read_text().replace("attributes: {datawidth: 16}",
+                                                            "attributes: {datawidth: 16, energy: 1.5}"))
+    code, _, err = run(capsys, arch=bad)
+    one_line_error(code, err, str(bad), "mac.attributes.energy", "integer")

@@ -248,6 +248,10 @@ def _storage_level(comp: Component, file: Path) -> StorageLevel:
     cluster = _num(a, ("cluster-size",), comp, file)
     if cluster is None:
         width = _num(a, ("width",), comp, file)
+        if width and width % (word_bits * block):
+            raise InputError(f"width {width:g} is not a multiple of word-bits x block-size ({word_bits} x {block})",
+                             file=file, key=f"{comp.path}.attributes.width",
+                             fix="make width a multiple of word-bits * block-size (Timeloop v1.0 asserts this)")
         cluster = max(1, int(width // (word_bits * block))) if width else 1
     entries = _num(a, ("entries",), comp, file)
     if entries is None:
@@ -263,6 +267,9 @@ def _storage_level(comp: Component, file: Path) -> StorageLevel:
     instances = int(_num(a, ("instances",), comp, file, comp.instances))
     mesh_x, mesh_y = _mesh(a, instances, comp, file)
     is_dram = comp.cls == "DRAM" or str(a.get("technology", "")) == "DRAM"
+    if is_dram and int(cluster) != 1:
+        raise InputError(f"DRAM with cluster size {int(cluster)}", file=file, key=f"{comp.path}.attributes",
+                         fix="DRAM needs width = word-bits * block-size (cluster size 1)")
     return StorageLevel(
         name=comp.name, cls=comp.cls, instances=instances, mesh_x=mesh_x, mesh_y=mesh_y, word_bits=word_bits,
         block_size=block, cluster_size=int(cluster), size=None if entries is None else int(entries),
@@ -312,6 +319,10 @@ def load_arch(path: str | Path, components_dir: str | Path | None = None) -> Arc
     inst = int(_num(c.attributes, ("instances",), c, path, c.instances))
     mx, my = _mesh(c.attributes, inst, c, path)
     wb = int(_num(c.attributes, ("word-bits", "datawidth"), c, path, 16))  # arithmetic.cpp: no word_width
+    e = _num(c.attributes, ("energy",), c, path)
+    if e is not None and e != int(e):
+        raise InputError(f"arithmetic energy {e:g} must be an integer (Timeloop v1.0 reads it as one)", file=path,
+                         key=f"{c.path}.attributes.energy", fix="give an integer, or price the MAC in the ERT")
     arithmetic = ArithmeticLevel(c.name, c.cls, inst, mx, my, wb, dict(c.attributes))
     arch = Arch(arithmetic, tuple(storage), tuple(comps), str(path))
     for i, lv in enumerate(arch.storage):
