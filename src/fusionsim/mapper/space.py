@@ -28,6 +28,7 @@ from fusionsim.spec.problem import Problem
 log = logging.getLogger(__name__)
 
 Factorization = tuple[tuple[int, ...], ...]  # [tiling level][dim] -> factor
+MEMO_CAP = 2_000_000  # entries of the pure-function caches of one space before they are dropped
 RANDOM_NODE_TRIES = 48  # children tried per node in a random dive when a level has more combinations
 
 
@@ -153,20 +154,36 @@ class MapSpace:
         return n
 
     def _fits(self, storage: int, extents: list[int], keep: frozenset[str]) -> bool:
-        cap = self.arch.storage[storage].effective_size
+        cap = self._caps[storage]
         if cap is None:
             return True
+        key = (storage, tuple(extents), keep)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self._fits_uncached(cap, extents, keep)
+        return hit
+
+    def _fits_uncached(self, cap: int, extents: list[int], keep: frozenset[str]) -> bool:
         used = 0
         for j, ds in enumerate(self.problem.dataspaces):
             if ds.name in keep:
-                used += self.tile_words(extents, j)
+                used += self._tile_words_cached(extents, j)
                 if used > cap:
                     return False
         return True
 
     # ------------------------------------------------------------------ factorisations
     def _options(self, li: int, rem: list[int], later_fixed: list[list[int]], last_free: list[int]) -> list[list[int]]:
-        """Per dimension, the factors level `li` may take given what is left to factor."""
+        """Per dimension, the factors level `li` may take given what is left to factor (memoised: the random
+        dives of a large space revisit the same nodes many times; callers must not modify the lists)."""
+        key = ("options", li, tuple(rem))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self._options_uncached(li, rem, later_fixed, last_free)
+        return hit
+
+    def _options_uncached(self, li: int, rem: list[int], later_fixed: list[list[int]],
+                          last_free: list[int]) -> list[list[int]]:
         opts = []
         for di in range(len(self.problem.dims)):
             r = rem[di]
@@ -186,6 +203,11 @@ class MapSpace:
         return opts
 
     def _prep(self) -> tuple[list[list[int]], list[int]]:
+        if "prep" not in self._memo:
+            self._memo["prep"] = self._prep_uncached()
+        return self._memo["prep"]
+
+    def _prep_uncached(self) -> tuple[list[list[int]], list[int]]:
         nd, nl = len(self.problem.dims), len(self.levels)
         later_fixed = [[1] * nd for _ in range(nl)]
         for li in range(nl - 2, -1, -1):
@@ -263,15 +285,41 @@ class MapSpace:
         nd, nl = len(self.problem.dims), len(self.levels)
         bounds = list(self.problem.bounds)
 
-        def rec(li: int, rem: list[int], ext: list[int], acc: list[tuple[int, ...]]) -> Iterator[Factorization]:
-            self.deepest = max(self.deepest, li)
+        memo = self._memo
+        ones = (1,) * nd
+
+        def child(li: int, rem: tuple[int, ...], combo: tuple[int, ...]) -> tuple[int, ...] | None:
+            """What is left to factor after level `li` takes `combo`, or None when it breaks a fanout or a buffer
+            (the extents so far are bounds // rem, so a node is fully described by (li, rem): memoised)."""
+            key = ("child", li, rem, combo)
+            if key in memo:
+                return memo[key]
+            if len(memo) > MEMO_CAP:  # a pure cache: dropping it changes nothing but speed
+                memo.clear()
+            lvl = self.levels[li]
+            out: tuple[int, ...] | None = tuple(rem[d] // combo[d] for d in range(nd))
+            if lvl.spatial:
+                if math.prod(combo) > lvl.fanout_x * lvl.fanout_y or self.spatial_axes(li, combo) is None:
+                    out = None
+            elif not self._fits(lvl.storage, [bounds[d] // out[d] for d in range(nd)],
+                                self.keep_forced[lvl.storage]):
+                out = None
+            memo[key] = out
+            return out
+
+        def rec(li: int, rem: tuple[int, ...], acc: list[tuple[int, ...]]) -> Iterator[Factorization]:
+            if li > self.deepest:
+                self.deepest = li
             if li == nl:
-                if all(r == 1 for r in rem) and self._utilization_ok(acc):
+                if rem == ones and self._utilization_ok(acc):
                     yield tuple(acc)
                 return
-            lvl = self.levels[li]
-            opts = self._options(li, rem, later_fixed, last_free)
-            if any(not o for o in opts):
+            node = memo.get(("node", li, rem))
+            if node is None:
+                opts = self._options(li, list(rem), later_fixed, last_free)
+                node = memo[("node", li, rem)] = (opts, any(not o for o in opts), math.prod(len(o) for o in opts))
+            opts, dead, total = node
+            if dead:
                 return
             combos: Iterator[tuple[int, ...]] | list[tuple[int, ...]]
             if li in preset:
@@ -280,7 +328,6 @@ class MapSpace:
             else:
                 combos = itertools.product(*opts)
             if rng is not None and li not in preset:
-                total = math.prod(len(o) for o in opts)
                 if total <= RANDOM_NODE_TRIES:
                     combos = list(combos)
                     rng.shuffle(combos)
@@ -288,17 +335,14 @@ class MapSpace:
                     picks = rng.sample(range(total), RANDOM_NODE_TRIES)
                     combos = [_unrank(i, opts) for i in picks]
             for combo in combos:
-                if lvl.spatial:
-                    if math.prod(combo) > lvl.fanout_x * lvl.fanout_y or self.spatial_axes(li, combo) is None:
-                        continue
-                new_ext = [ext[d] * combo[d] for d in range(nd)]
-                if not lvl.spatial and not self._fits(lvl.storage, new_ext, self.keep_forced[lvl.storage]):
+                nxt = child(li, rem, combo)
+                if nxt is None:
                     continue
                 acc.append(combo)
-                yield from rec(li + 1, [rem[d] // combo[d] for d in range(nd)], new_ext, acc)
+                yield from rec(li + 1, nxt, acc)
                 acc.pop()
 
-        yield from rec(0, bounds, [1] * nd, [])
+        yield from rec(0, tuple(bounds), [])
 
     def sample_factorization(self, rng: random.Random, spatial: tuple[tuple[int, ...], ...]) -> Factorization | None:
         """One random valid factorisation with these spatial factors: a randomised depth-first dive that
@@ -355,7 +399,14 @@ class MapSpace:
 
     # ------------------------------------------------------------------ spatial X/Y
     def spatial_axes(self, li: int, factors: tuple[int, ...]) -> tuple[list[int], list[int]] | None:
-        """A legal (X dims, Y dims) split of the non-unit spatial loops of level `li`, or None."""
+        """A legal (X dims, Y dims) split of the non-unit spatial loops of level `li`, or None (memoised; callers
+        must not modify the lists)."""
+        key = ("axes", li, tuple(factors))
+        if key not in self._memo:
+            self._memo[key] = self._spatial_axes_uncached(li, factors)
+        return self._memo[key]
+
+    def _spatial_axes_uncached(self, li: int, factors: tuple[int, ...]) -> tuple[list[int], list[int]] | None:
         lvl = self.levels[li]
         nd = len(factors)
         nonunit = [d for d in range(nd) if factors[d] > 1]
@@ -507,6 +558,15 @@ class MapSpace:
         return w
 
     @functools.cached_property
+    def _caps(self) -> list[int | None]:
+        return [lv.effective_size for lv in self.arch.storage]
+
+    @functools.cached_property
+    def _memo(self) -> dict[tuple, Any]:
+        """Pure-function caches (fits, options, spatial axes): same answers, no change to any random stream."""
+        return {}
+
+    @functools.cached_property
     def _tile_cache(self) -> dict[tuple[tuple[int, ...], int], int]:
         return {}
 
@@ -530,16 +590,25 @@ class MapSpace:
         temporal: dict[int, tuple[Loop, ...]] = {}
         spatial: dict[int, tuple[Loop, ...]] = {}
         ti = 0
+        memo = self._memo
         for li, lvl in enumerate(self.levels):
             f = fact[li]
             if lvl.spatial:
-                axes = self.spatial_axes(li, f)
-                assert axes is not None
-                xs, ys = axes
-                spatial[lvl.storage] = tuple(Loop(dims[d], f[d], True, "X") for d in xs) + tuple(
-                    Loop(dims[d], f[d], True, "Y") for d in ys)
+                key = ("sloops", li, f)
+                loops = memo.get(key)
+                if loops is None:
+                    axes = self.spatial_axes(li, f)
+                    assert axes is not None
+                    xs, ys = axes
+                    loops = memo[key] = tuple(Loop(dims[d], f[d], True, "X") for d in xs) + tuple(
+                        Loop(dims[d], f[d], True, "Y") for d in ys)
+                spatial[lvl.storage] = loops
             else:
-                temporal[lvl.storage] = tuple(Loop(dims[d], f[d]) for d in perms[ti])
+                key = ("tloops", f, perms[ti])
+                loops = memo.get(key)
+                if loops is None:
+                    loops = memo[key] = tuple(Loop(dims[d], f[d]) for d in perms[ti])
+                temporal[lvl.storage] = loops
                 ti += 1
         levels = tuple(
             LevelMapping(lv.name, temporal.get(i, ()), spatial.get(i, ()), keeps[i])
