@@ -833,3 +833,402 @@ def comparison_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) -> 
 def comparison_targets(comparison: Any) -> list[str]:
     """`rule all` targets of the ARCHON comparison (none when it is disabled)."""
     return comparison.targets() if comparison is not None else []
+
+
+# ---------------------------------------------------------------------------------------------- fusion tiling
+
+FUSION_TYPES = ("SLC", "Start", "LBLC", "ELBLC", "WCC", "EWCC", "OutWCC")  # fusion.tables.TYPES
+# the keys of an accelerator.yaml `fusion:` section that name the search's on-chip levels
+FUSION_LEVELS = ("weights_level", "inputs_level", "outputs_level")
+FUSION_VARIANTS = ("exact", "deepfrack-fast", "deepfrack-simple")
+
+
+@dataclass(frozen=True)
+class FusionTileJob:
+    """One content-keyed tile job of the fusion-tiling benchmark: a tile problem under one DRAM rule."""
+
+    key: str
+    accel: str
+    problem: dict[str, Any] = field(compare=False, hash=False)
+    dram_keep: tuple[str, ...] | None = None
+
+
+@dataclass
+class FusionTilingPlan:
+    """The fusion-tiling stage (config `fusion_tiling`): tile jobs, cost tables and searches per (net, accel).
+
+    Empty (no networks, no targets) when the stage is disabled, so its rules match no file.
+    """
+
+    out: str
+    enabled: bool = False
+    types: tuple[str, ...] = ()
+    engine: str = "native"
+    seed: int = 0
+    datasets: dict[str, str] = field(default_factory=dict)  # net -> dataset
+    workloads: dict[str, str] = field(default_factory=dict)  # net -> workloads/<net>.yaml
+    layer_names: dict[str, list[str]] = field(default_factory=dict)  # net -> layer-set names, in order
+    accelerators: dict[str, Accelerator] = field(default_factory=dict)
+    # accel -> its manifest's `fusion:` section
+    fusion: dict[str, dict[str, Any]] = field(default_factory=dict)
+    mappers: dict[str, dict[str, Any]] = field(default_factory=dict)  # accel -> merged mapper YAML dict
+    jobs: dict[str, FusionTileJob] = field(default_factory=dict)  # key -> job
+    # (net, accel) -> job key -> the (type, layer number, tile width) entries it answers there
+    uses: dict[tuple[str, str], dict[str, list[list[Any]]]] = field(default_factory=dict)
+
+    def network_names(self) -> list[str]:
+        return list(self.datasets)
+
+    def accel_names(self) -> list[str]:
+        return list(self.accelerators)
+
+    def searchable(self) -> bool:
+        """The search reads all seven tables: with a subset of types only the tables are built."""
+        return set(self.types) == set(FUSION_TYPES)
+
+    # -- paths
+    def tile_dir(self, key: str) -> str:
+        return f"{self.out}/cache/fusion_tiles/{key}"
+
+    def layers_dir(self, net: str) -> str:
+        return f"{self.out}/fusion_tiling/{net}/layers"
+
+    def costs_dir(self, net: str, accel: str) -> str:
+        return f"{self.out}/fusion_tiling/{net}/{accel}/costs"
+
+    def plan_dir(self, net: str, accel: str) -> str:
+        return f"{self.out}/fusion_tiling/{net}/{accel}/plan"
+
+    def cost_files(self, net: str, accel: str) -> list[str]:
+        d = self.costs_dir(net, accel)
+        return (
+            [f"{d}/{t}.json" for t in self.types]
+            + [f"{d}/{t}_cycles.json" for t in self.types]
+            + [f"{d}/costs.json"]
+        )
+
+    def plan_files(self, net: str, accel: str) -> list[str]:
+        d = self.plan_dir(net, accel)
+        names = ("plan.json", "plan.log", "statistics.csv", "tiling.png", "energy.png", "comparison.csv")
+        return [f"{d}/{n}" for n in names]
+
+    def targets(self) -> list[str]:
+        """Cost tables of every (network, accelerator), and its plan files when all seven types are benchmarked."""
+        out: list[str] = []
+        for net in self.datasets:
+            for acc in self.accelerators:
+                out += self.cost_files(net, acc)
+                if self.searchable():
+                    out += self.plan_files(net, acc)
+        return out
+
+    # -- rule inputs and params
+    def tile_inputs(self, key: str) -> dict[str, Any]:
+        """Named inputs of a tile job: the accelerator files its key hashes (default layer kind, as the CLI)."""
+        acc = self.accelerators[self.jobs[key].accel]
+        return {
+            "arch": str(acc.arch),
+            "ert": str(acc.ert),
+            "constraints": [str(c) for c in acc.files_for("default").constraints],
+            "components": [str(c) for c in acc.component_files()],
+        }
+
+    def tile_params(self, key: str) -> dict[str, Any]:
+        """What a tile job is told: its tile problem, DRAM rule, merged mapper settings, DRAM level, components."""
+        job = self.jobs[key]
+        acc = self.accelerators[job.accel]
+        return {
+            "problem": job.problem,
+            "dram_keep": None if job.dram_keep is None else list(job.dram_keep),
+            "mapper": self.mappers[job.accel],
+            "dram": self.fusion[job.accel].get("dram", "DRAM"),
+            "components": str(acc.components) if acc.components else "",
+        }
+
+    def costs_inputs(self, net: str, accel: str) -> dict[str, Any]:
+        """Named inputs of the collect rule: the layer folder and every tile job's result.json."""
+        return {
+            "layers": self.layers_dir(net),
+            "results": [f"{self.tile_dir(k)}/result.json" for k in self.uses[(net, accel)]],
+        }
+
+    def search_inputs(self, net: str, accel: str) -> dict[str, Any]:
+        d = self.costs_dir(net, accel)
+        return {
+            "layers": self.layers_dir(net),
+            "tables": [f"{d}/{t}.json" for t in self.types] + [f"{d}/{t}_cycles.json" for t in self.types],
+            "costs": f"{d}/costs.json",
+        }
+
+    def levels(self, accel: str) -> dict[str, str]:
+        """The search's buffer levels (`NAME:WORDS`) from the accelerator's `fusion:` section."""
+        return {k: str(self.fusion[accel][k]) for k in FUSION_LEVELS}
+
+
+def select_layer_set(layer_set: Any, names: list[str] | None, net: str) -> Any:
+    """`layer_set` restricted to `names` (all when empty), renumbered; edges to dropped layers are dropped."""
+    from fusionsim.fusion.benchmark_stage import BenchLayer, LayerSet
+
+    if not names:
+        return layer_set
+    known = [x.name for x in layer_set.layers]
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise InputError(
+            f"unknown layer {missing[0]!r} of network {net}",
+            file="config.yaml",
+            key=f"fusion_tiling.layers.{net}",
+            fix=f"the fusion layers of {net} are: {' '.join(known)}",
+        )
+    kept = [i for i, x in enumerate(layer_set.layers) if x.name in set(names)]
+    new = {old: k for k, old in enumerate(kept)}
+    layers = tuple(
+        BenchLayer(k + 1, layer_set.layers[i].name, layer_set.layers[i].problem) for k, i in enumerate(kept)
+    )
+    srcs = tuple(new.get(layer_set.srcs[i]) if layer_set.srcs[i] is not None else None for i in kept)
+    adds = {}
+    for i in kept:
+        mine = tuple(new[a] for a in layer_set.adds.get(i, ()) if a in new)
+        if mine:
+            adds[new[i]] = mine
+    return LayerSet(layers, srcs, adds)
+
+
+def fusion_layer_set(workload: str | Path, dataset: str, names: list[str] | None) -> Any:
+    """The fusion layers (convs, residual edges) of a workload file on `dataset`, restricted to `names`."""
+    from fusionsim.fusion.benchmark_stage import network_layer_set
+
+    return select_layer_set(network_layer_set(workload, dataset), names, Path(workload).stem)
+
+
+def _fusion_section(acc: Accelerator, need_levels: bool) -> dict[str, Any]:
+    manifest = acc.root / "accelerator.yaml"
+    section = (yaml.safe_load(manifest.read_text()) or {}).get("fusion") or {}
+    if acc.ert is None:
+        raise InputError(
+            "the fusion-tiling jobs need a shipped ERT",
+            file=manifest,
+            key="ert",
+            fix="add `ert:` to the manifest (e.g. from `fusionsim ert`)",
+        )
+    for key in FUSION_LEVELS if need_levels else ():
+        if not section.get(key):
+            raise InputError(
+                "the fusion-tiling search needs the on-chip level (NAME:WORDS)",
+                file=manifest,
+                key=f"fusion.{key}",
+                fix="add it to the manifest's `fusion:` section, e.g. GlobalBuffer:65536",
+            )
+    return section
+
+
+def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) -> FusionTilingPlan:
+    """The fusion-tiling stage's jobs and paths (an empty plan when `fusion_tiling.enabled` is false).
+
+    Tile jobs are `benchmark_stage.plan_jobs` jobs: their keys hash the tile problem, the DRAM rule, the
+    accelerator files' bytes, the merged mapper settings, engine, seed, and (salt) the accelerator's name and
+    the model version, so equal tiles of several networks on one accelerator are one job.
+    """
+    from fusionsim.fusion import benchmark_stage as bs
+
+    ft = FusionTilingPlan(out=plan.out)
+    cfg = config.get("fusion_tiling") or {}
+    if not cfg.get("enabled"):
+        return ft
+    basedir = Path(basedir)
+    wdir = _resolve(basedir, config["workloads_dir"])
+    adir = _resolve(basedir, config["accelerators_dir"])
+    ft.enabled = True
+    ft.types = tuple(cfg["types"])
+    ft.engine = config["engine"]
+    ft.seed = int(config["mapper"]["seed"])
+    tiles = None if cfg["tiles"] == "all" else sorted(set(cfg["tiles"]))
+    if cfg["variant"] != "exact" and cfg["objective"] != "energy":
+        raise InputError(
+            f"{cfg['variant']} only minimises energy",
+            file="config.yaml",
+            key="fusion_tiling.objective",
+            fix="use objective: energy or variant: exact",
+        )
+    for net in cfg.get("layers") or {}:
+        if net not in cfg["networks"]:
+            raise InputError(
+                f"network {net!r} is not in fusion_tiling.networks",
+                file="config.yaml",
+                key=f"fusion_tiling.layers.{net}",
+            )
+    sets = {}
+    for net in cfg["networks"]:
+        path = wdir / f"{net}.yaml"
+        if not path.is_file():
+            raise InputError(f"no workload file {path}", file="config.yaml", key="fusion_tiling.networks")
+        inputs = load_network(path).inputs
+        ds = next((d for d in cfg["datasets"] if d in inputs), None)
+        if ds is None:
+            raise InputError(
+                f"network {net!r} defines inputs for {', '.join(inputs)}, none of which is in fusion_tiling.datasets",
+                file="config.yaml",
+                key="fusion_tiling.datasets",
+                fix=f"add one of {', '.join(inputs)}",
+            )
+        ft.datasets[net] = ds
+        ft.workloads[net] = str(path)
+        sets[net] = fusion_layer_set(path, ds, (cfg.get("layers") or {}).get(net))
+        ft.layer_names[net] = [x.name for x in sets[net].layers]
+    version = model_version()
+    for name in cfg["accelerators"]:
+        acc = plan.accelerators.get(name) or load_accelerator(adir, name)
+        ft.accelerators[name] = acc
+        ft.fusion[name] = _fusion_section(acc, ft.searchable())
+        files = acc.files_for("default")
+        base = yaml.safe_load(files.mapper.read_text()) or {}
+        over = (
+            (config["accelerators"].get(name) or {}).get("mapper") if name in config["accelerators"] else None
+        )
+        ft.mappers[name] = merge_mapper_settings(base, config["mapper"], over, cfg["mapper"])
+        setup = bs.BenchSetup(
+            arch=acc.arch,
+            ert=acc.ert,
+            constraints=files.constraints,
+            mapper=files.mapper,
+            components=acc.components,
+            dram=ft.fusion[name].get("dram", "DRAM"),
+            engine=ft.engine,
+            seed=ft.seed,
+            mapper_text=json.dumps(ft.mappers[name], sort_keys=True),
+            salt=f"{name}|{version}",
+        )
+        for net, layer_set in sets.items():
+            jobs = bs.plan_jobs(list(layer_set.layers), setup, ft.types, tiles)
+            ft.uses[(net, name)] = {j.key: [list(u) for u in j.uses] for j in jobs}
+            for j in jobs:
+                ft.jobs.setdefault(j.key, FusionTileJob(j.key, name, j.problem, j.dram_keep))
+    return ft
+
+
+def fusion_tiling_targets(ft: FusionTilingPlan) -> list[str]:
+    """`rule all` targets of the fusion-tiling stage (none when it is disabled)."""
+    return ft.targets() if ft.enabled else []
+
+
+def write_fusion_layers(workload: str, dataset: str, names: list[str], folder: str) -> list[Path]:
+    """The stage's layer folder (one problem YAML per layer, graph.json), written whole into a scratch
+    folder and renamed into place."""
+    from fusionsim.fusion.benchmark_stage import write_layer_set
+
+    target = Path(folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".layers-", dir=target.parent))
+    try:
+        paths = write_layer_set(fusion_layer_set(workload, dataset, names), scratch)
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(scratch, target)
+        return [target / p.name for p in paths]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_fusion_tile_job(
+    *,
+    key: str,
+    problem: dict[str, Any],
+    dram_keep: list[str] | None,
+    mapper: dict[str, Any],
+    arch: str,
+    ert: str,
+    constraints: list[str],
+    components: str | None,
+    dram: str,
+    engine: str,
+    seed: int,
+    out_dir: str,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """One tile job: write its mapper.yaml, then `benchmark_stage.run_job` (problem.yaml, dataflow.yaml,
+    mapping.yaml, stats.json, stats.txt, and result.json last, all atomic) in `out_dir`."""
+    from fusionsim.fusion import benchmark_stage as bs
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_yaml(folder / "mapper.yaml", mapper)
+    setup = bs.BenchSetup(
+        arch=Path(arch),
+        ert=Path(ert),
+        constraints=tuple(Path(c) for c in constraints),
+        mapper=folder / "mapper.yaml",
+        components=Path(components) if components else None,
+        dram=dram,
+        engine=engine,
+        seed=seed,
+    )
+    job = bs.BenchJob(key, problem, None if dram_keep is None else tuple(dram_keep))
+    return bs.run_job(job, setup, folder, threads)
+
+
+def write_fusion_costs(
+    layers_dir: str, results: list[str], uses: dict[str, list[list[Any]]], out_dir: str
+) -> Any:
+    """The cost tables of one (network, accelerator) from its tile jobs' result.json files: the seed's
+    `<TYPE>.json`, `<TYPE>_cycles.json`, `<TYPE>/Layer<k>.json`, and our costs.json (written last)."""
+    from fusionsim.fusion import benchmark_stage as bs
+
+    found = {}
+    for f in results:
+        res = json.loads(Path(f).read_text())
+        found[res["key"]] = res
+    jobs = [bs.BenchJob(k, {}, None, tuple(tuple(u) for u in us)) for k, us in uses.items()]
+    tables = bs.assemble_tables(bs.load_layer_dir(layers_dir), jobs, found)
+    tables.seconds = sum(float(found[k].get("seconds") or 0.0) for k in uses)
+    bs.write_tables(tables, out_dir)
+    return tables
+
+
+COMPARISON_COLUMNS = ["schedule", "energy_uJ", "cycles", "saving_pct", "stacks"]
+
+
+def run_fusion_search(
+    *, layers_dir: str, costs_dir: str, levels: dict[str, str], objective: str, variant: str, out_dir: str
+) -> Any:
+    """The search of one (network, accelerator) on its tables, and its report: plan.json, plan.log,
+    statistics.csv, tiling.png, energy.png and comparison.csv (fused vs layer-by-layer)."""
+    from fusionsim.fusion import benchmark_stage as bs
+    from fusionsim.fusion.costs import StackCoster
+    from fusionsim.fusion.deepfrack_compat import search_seed
+    from fusionsim.fusion.plan import BufferLevels, Level
+    from fusionsim.fusion.search import check_capacity, search_exact
+    from fusionsim.fusion.tables import load_layers, load_tables, validate_tables
+
+    buffers = BufferLevels(*(Level.parse(levels[k], f"fusion.{k}") for k in FUSION_LEVELS))
+    shapes = load_layers(layers_dir)
+    tables = load_tables(costs_dir)
+    validate_tables(tables, shapes)
+    workload = bs.load_layer_set(layers_dir)
+    if variant == "exact":
+        plan = search_exact(workload, tables, buffers, objective)
+    else:
+        if len(shapes) > 1:
+            check_capacity(StackCoster(workload, tables, buffers))
+        plan = search_seed(tables, shapes, buffers, variant)
+    bs.write_plan_outputs(plan, workload, Path(costs_dir) / "costs.json", out_dir)
+    stacks = " ".join(f"({s.start},{s.end})" for s in plan.stacks)
+    rows = [
+        {
+            "schedule": "layer_by_layer",
+            "energy_uJ": plan.layer_by_layer_uJ,
+            "cycles": plan.layer_by_layer_cycles,
+            "saving_pct": 0.0,
+            "stacks": " ".join(f"({k},{k})" for k in range(len(shapes))),
+        },
+        {
+            "schedule": f"fused ({plan.variant}, {plan.objective})",
+            "energy_uJ": plan.fused_uJ,
+            "cycles": plan.fused_cycles,
+            "saving_pct": plan.saving_pct,
+            "stacks": stacks,
+        },
+    ]
+    for row in rows:
+        row["cycles"] = "" if row["cycles"] is None else float(row["cycles"])
+    write_text(Path(out_dir) / "comparison.csv", rows_to_csv(rows, COMPARISON_COLUMNS))
+    return plan

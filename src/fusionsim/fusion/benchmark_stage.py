@@ -90,11 +90,14 @@ class BenchSetup:
     dram: str = "DRAM"
     engine: str = "native"
     seed: int = 0
+    # The pipeline's additions (fusionsim.workflow); left at None/"" they do not change a key:
+    mapper_text: str | None = None  # mapper YAML the jobs will write, hashed instead of `mapper`'s bytes
+    salt: str = ""  # extra key part (the pipeline: accelerator name and model version)
 
     def fingerprint(self) -> str:
         """Hash of every input file's bytes (components folder included), engine and seed."""
         h = hashlib.sha256()
-        files = [self.arch, self.ert, self.mapper, *self.constraints]
+        files = [self.arch, self.ert, *([] if self.mapper_text is not None else [self.mapper]), *self.constraints]
         if self.components is not None:
             comp = Path(self.components)
             files += sorted(comp.glob("*.yaml")) if comp.is_dir() else [comp]
@@ -104,6 +107,10 @@ class BenchSetup:
             except FileNotFoundError:
                 raise InputError("benchmark input not found", file=f, fix="check the accelerator's files") from None
         h.update(f"{self.dram}|{self.engine}|{self.seed}".encode())
+        if self.mapper_text is not None:
+            h.update(b"|mapper|" + self.mapper_text.encode())
+        if self.salt:
+            h.update(b"|salt|" + self.salt.encode())
         return h.hexdigest()[:16]
 
 
