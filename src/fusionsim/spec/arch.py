@@ -332,3 +332,28 @@ def load_arch(path: str | Path, components_dir: str | Path | None = None) -> Arc
                              f"'{lv.name}' ({lv.mesh_x}x{lv.mesh_y})", file=path, key=f"{lv.name}.attributes.meshX",
                              fix="set meshX so each inner level's mesh divides evenly")
     return arch
+
+
+def to_tree_form(components: list[Component] | tuple[Component, ...], version: float = 0.3) -> dict[str, Any]:
+    """The v0.3 tree form (nested `subtree`/`local`) of a component list, e.g. of a flattened arch: Timeloop
+    v1.0 cannot read Accelergy's flattened `local` form, so the timeloop engine hands it this instead."""
+    root: dict[str, Any] = {"name": None, "local": [], "subtree": []}
+    for c in components:
+        node = root
+        for part in split_path(c.path)[:-1]:
+            sub = next((s for s in node["subtree"] if s["name"] == part), None)
+            if sub is None:
+                sub = {"name": part, "local": [], "subtree": []}
+                node["subtree"].append(sub)
+            node = sub
+        node["local"].append({"name": split_path(c.path)[-1], "class": c.cls, "attributes": dict(c.attributes)})
+
+    def clean(node: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": node["name"]}
+        if node["local"]:
+            out["local"] = node["local"]
+        if node["subtree"]:
+            out["subtree"] = [clean(s) for s in node["subtree"]]
+        return out
+
+    return {"architecture": {"version": version, "subtree": [clean(s) for s in root["subtree"]]}}

@@ -27,6 +27,21 @@ def find_mapper() -> str:
     return exe
 
 
+def _stage_arch(src: Path, dst: Path) -> None:
+    """Copy the arch for Timeloop v1.0, rewriting Accelergy's flattened form (which v1.0 cannot read) as a tree."""
+    import yaml
+
+    from fusionsim.spec.arch import to_tree_form, walk_components
+    from fusionsim.spec.yaml_io import load_yaml
+
+    data = load_yaml(src)
+    root = data.get("architecture") or {}
+    if isinstance(root, dict) and "subtree" not in root and "local" in root:
+        dst.write_text(yaml.safe_dump(to_tree_form(walk_components(data, src)), sort_keys=False))
+    else:
+        shutil.copyfile(src, dst)
+
+
 def run_timeloop_mapper(arch: Path, problem: Path, constraints: list[Path], mapper: Path, ert: Path,
                         components: Path | None = None, out_dir: Path | None = None,
                         timeout_s: float | None = None) -> dict[str, Any]:
@@ -50,7 +65,16 @@ def run_timeloop_mapper(arch: Path, problem: Path, constraints: list[Path], mapp
         staged = []
         for i, f in enumerate(inputs):
             dst = work / f"{i:02d}_{f.name}"
-            shutil.copyfile(f, dst)
+            if i == 0:
+                _stage_arch(f, dst)
+            elif i == 1:  # the problem with its shape spelled out (v1.0 has no built-in CNN-Layer shape)
+                import yaml
+
+                from fusionsim.spec.problem import load_problem as _lp
+
+                dst.write_text(yaml.safe_dump(_lp(f).to_yaml_dict(), sort_keys=False))
+            else:
+                shutil.copyfile(f, dst)
             staged.append(dst.name)
         try:
             proc = subprocess.run([exe, *staged], cwd=work, capture_output=True, text=True, timeout=timeout_s)
