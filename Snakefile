@@ -1,5 +1,5 @@
 # fusionsim: DNN inference on accelerators, one cached mapper job per layer.
-# Stages, in data-flow order: problems, ERTs (rules/energy.smk) -> map -> aggregate -> fusion/sparsity -> report. See docs/pipeline.md.
+# Stages, in data-flow order: problems, ERTs (rules/energy.smk) -> map -> aggregate -> fusion/fusion-tiling/sparsity -> report. See docs/pipeline.md.
 import os
 
 
@@ -12,6 +12,7 @@ include: "rules/energy.smk"
 include: "rules/map.smk"
 include: "rules/aggregate.smk"
 include: "rules/fusion.smk"
+include: "rules/fusion_tiling.smk"
 include: "rules/sparsity.smk"
 include: "rules/report.smk"
 
@@ -21,3 +22,4 @@ rule all:
     input:
         PLAN.targets(),
         comparison_targets(COMPARISON),
+        fusion_tiling_targets(FUSION_TILING),

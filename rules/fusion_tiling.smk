@@ -1,0 +1,112 @@
+# Fusion-tiling search (issue 10, config `fusion_tiling`, off by default): each network's fusion layers
+# (convs with their residual edges) -> one content-keyed mapper job per (tile problem, dataflow type), shared
+# through <out>/cache/fusion_tiles/<key>/ by every network and layer with that tile -> the cost tables of each
+# (network, accelerator) -> the search's plan, statistics, plots and comparison vs layer-by-layer.
+# Keys and paths come from fusionsim.workflow.fusion_tiling_plan (benchmark_stage.plan_jobs keys).
+from fusionsim.workflow import fusion_tiling_plan, fusion_tiling_targets
+
+FUSION_TILING = fusion_tiling_plan(PLAN, config, workflow.basedir)
+
+
+localrules:
+    write_fusion_layers,
+    collect_fusion_costs,
+
+
+rule write_fusion_layers:
+    input:
+        workload=lambda wc: FUSION_TILING.workloads[wc.net],
+    output:
+        directory(f"{OUT}/fusion_tiling/{{net}}/layers"),
+    log:
+        f"{OUT}/logs/write_fusion_layers/{{net}}.log",
+    conda:
+        CONDA_ENV
+    wildcard_constraints:
+        net=wildcard_pattern(FUSION_TILING.network_names()),
+    params:
+        dataset=lambda wc: FUSION_TILING.datasets[wc.net],
+        layers=lambda wc: FUSION_TILING.layer_names[wc.net],
+        model_version=MODEL_VERSION,
+    script:
+        "../scripts/write_fusion_layers.py"
+
+
+rule benchmark_fusion_tile:
+    input:
+        unpack(lambda wc: FUSION_TILING.tile_inputs(wc.key)),
+    output:
+        problem=f"{OUT}/cache/fusion_tiles/{{key}}/problem.yaml",
+        mapper=f"{OUT}/cache/fusion_tiles/{{key}}/mapper.yaml",
+        mapping=f"{OUT}/cache/fusion_tiles/{{key}}/mapping.yaml",
+        stats_json=f"{OUT}/cache/fusion_tiles/{{key}}/stats.json",
+        stats_txt=f"{OUT}/cache/fusion_tiles/{{key}}/stats.txt",
+        result=f"{OUT}/cache/fusion_tiles/{{key}}/result.json",
+    log:
+        f"{OUT}/logs/benchmark_fusion_tile/{{key}}.log",
+    conda:
+        CONDA_ENV
+    wildcard_constraints:
+        key=wildcard_pattern(list(FUSION_TILING.jobs)),
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        tile=lambda wc: FUSION_TILING.tile_params(wc.key),
+        engine=FUSION_TILING.engine,
+        seed=FUSION_TILING.seed,
+        model_version=MODEL_VERSION,
+    script:
+        "../scripts/benchmark_fusion_tile.py"
+
+
+rule collect_fusion_costs:
+    input:
+        unpack(lambda wc: FUSION_TILING.costs_inputs(wc.net, wc.accel)),
+    output:
+        tables=expand(f"{OUT}/fusion_tiling/{{{{net}}}}/{{{{accel}}}}/costs/{{kind}}.json", kind=FUSION_TILING.types),
+        cycles=expand(
+            f"{OUT}/fusion_tiling/{{{{net}}}}/{{{{accel}}}}/costs/{{kind}}_cycles.json", kind=FUSION_TILING.types
+        ),
+        costs=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/costs/costs.json",
+    log:
+        f"{OUT}/logs/collect_fusion_costs/{{net}}/{{accel}}.log",
+    conda:
+        CONDA_ENV
+    wildcard_constraints:
+        net=wildcard_pattern(FUSION_TILING.network_names()),
+        accel=wildcard_pattern(FUSION_TILING.accel_names()),
+    params:
+        uses=lambda wc: FUSION_TILING.uses[(wc.net, wc.accel)],
+        model_version=MODEL_VERSION,
+    script:
+        "../scripts/collect_fusion_costs.py"
+
+
+rule search_fusion_plan:
+    input:
+        unpack(lambda wc: FUSION_TILING.search_inputs(wc.net, wc.accel)),
+    output:
+        plan=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/plan.json",
+        log=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/plan.log",
+        statistics=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/statistics.csv",
+        tiling=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/tiling.png",
+        energy=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/energy.png",
+        comparison=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/comparison.csv",
+    log:
+        f"{OUT}/logs/search_fusion_plan/{{net}}/{{accel}}.log",
+    conda:
+        CONDA_ENV
+    wildcard_constraints:
+        net=wildcard_pattern(FUSION_TILING.network_names()),
+        accel=wildcard_pattern(FUSION_TILING.accel_names()),
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        levels=lambda wc: FUSION_TILING.levels(wc.accel),
+        objective=config["fusion_tiling"]["objective"],
+        variant=config["fusion_tiling"]["variant"],
+        model_version=MODEL_VERSION,
+    script:
+        "../scripts/search_fusion_plan.py"

@@ -1,0 +1,19 @@
+"""Rule write_fusion_layers: a network's fusion layers (one Timeloop problem YAML per conv, numbered in order,
+and graph.json with the residual edges), written whole into a scratch folder and renamed into place."""
+
+import logging
+import sys
+
+from fusionsim.workflow import write_fusion_layers
+
+
+def main(smk) -> None:
+    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    paths = write_fusion_layers(
+        smk.input.workload, smk.params.dataset, list(smk.params.layers), smk.output[0]
+    )
+    logging.info("wrote %d fusion layers of %s (%s)", len(paths), smk.wildcards.net, smk.params.dataset)
+
+
+main(snakemake)  # noqa: F821
