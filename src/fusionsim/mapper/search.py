@@ -175,11 +175,12 @@ def _reuse_key(space: MapSpace, spec: MapperSpec, prices: tuple[float, float], f
 
 def _reuse_first(space: MapSpace, spec: MapperSpec, rng: random.Random, dfs_rng: random.Random | None,
                  hints: dict[Factorization, dict[int, tuple[int, ...]]] | None) -> Iterator[Factorization]:
-    """Factorisations for a metric other than delay (random algorithms): a space of up to ENUMERATE_TIER is
-    enumerated, a larger one sampled by REUSE_POOL random dives (a dive that dead-ends is retried, 200 misses
-    in a row end the pool); either way shuffled (ties stay random) then sorted by `_reuse_key`, so the mappings
-    with the most outer-level reuse are evaluated first and the victory condition counts from good ones.
-    Beyond the pool, random dives continue unsorted."""
+    """Factorisations for a metric other than delay (random algorithms). A pool (the whole space when it has
+    up to ENUMERATE_TIER factorisations, else random dives, as many as the budget warrants: `_pool_size`; a
+    dive that dead-ends is retried, 200 misses in a row end it) is visited alternately in `_reuse_key` order
+    (most outer-level reuse first) and in a seeded random order, skipping repeats: the estimate's best picks
+    come first, and where the estimate misleads (a level other than the outermost dominates) the search still
+    sees as many random factorisations as half its budget. Beyond the pool, random dives continue."""
     hints = {} if hints is None else hints
     outer = len(space.arch.storage) - 1
     lv = space.arch.storage[outer]
@@ -192,7 +193,7 @@ def _reuse_first(space: MapSpace, spec: MapperSpec, rng: random.Random, dfs_rng:
     if not exhaustive:
         pool = []
         misses = 0
-        while misses < 200 and len(pool) < REUSE_POOL:
+        while misses < 200 and len(pool) < _pool_size(spec):
             fact = next(space.factorizations(dfs_rng, spatial=None), None)
             if fact is None or fact in seen:
                 misses += 1
@@ -201,8 +202,13 @@ def _reuse_first(space: MapSpace, spec: MapperSpec, rng: random.Random, dfs_rng:
             seen.add(fact)
             pool.append(fact)
     rng.shuffle(pool)
-    pool.sort(key=lambda f: _reuse_key(space, spec, prices, f, hints))
-    yield from pool
+    ranked = sorted(pool, key=lambda f: _reuse_key(space, spec, prices, f, hints))
+    done: set[Factorization] = set()
+    for pair in zip(ranked, pool):
+        for fact in pair:
+            if fact not in done:
+                done.add(fact)
+                yield fact
     if exhaustive:
         return
     misses = 0
@@ -215,6 +221,13 @@ def _reuse_first(space: MapSpace, spec: MapperSpec, rng: random.Random, dfs_rng:
         seen.add(fact)
         _reuse_key(space, spec, prices, fact, hints)
         yield fact
+
+
+def _pool_size(spec: MapperSpec) -> int:
+    """Random dives sorted by the reuse estimate in a space too large to enumerate: 10 per valid mapping the
+    victory condition allows without improvement (Timeloop's threads together), within [500, REUSE_POOL]."""
+    budget = spec.victory_condition * spec.num_threads if spec.victory_condition else REUSE_POOL
+    return max(500, min(REUSE_POOL, 10 * budget))
 
 
 def _choices(space: MapSpace, fact: Factorization, spec: MapperSpec, rng: random.Random,

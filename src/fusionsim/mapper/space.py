@@ -514,7 +514,7 @@ class MapSpace:
         first_t = min(child)
         choices = self.permutation_choices(fact)
         free_t = [t for t in range(first_t, ns) if len(choices[t]) > 1]
-        while free_t and math.prod(len(choices[t]) for t in free_t) > 256:
+        while free_t and math.prod(len(choices[t]) for t in free_t) > 24:
             free_t.pop(0)  # keep the search of orders small: inner levels take their first order
         base = {t: choices[t][0] for t in range(first_t, ns)}
         totals = self._total_words
