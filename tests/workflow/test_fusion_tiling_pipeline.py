@@ -1,0 +1,111 @@
+"""The fusion-tiling stage in the real workflow: tile jobs shared by content, cost tables the search CLI reads, the
+plan's files, a no-op rerun, and an objective edit that reruns only the search."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import ROOT, dry_run_jobs, need_mapper, snakemake, write_overlay
+
+pytestmark = pytest.mark.slow
+
+NET, ACCEL = "alexnet", "simba_like"
+SEVEN = ["SLC", "Start", "LBLC", "ELBLC", "WCC", "EWCC", "OutWCC"]
+
+
+def _overlay(path: Path, types: list[str], objective: str = "energy") -> Path:
+    return write_overlay(
+        path,
+        {
+            "fusion_tiling": {
+                "enabled": True,
+                "networks": [NET],
+                "datasets": ["imagenet"],
+                "accelerators": [ACCEL],
+                "layers": {NET: ["conv4", "conv5"]},  # 13x13 each, numbered 1 and 2 in the layer folder
+                "types": types,
+                "tiles": [6, 13],
+                "objective": objective,
+                "variant": "exact",
+                "mapper": {
+                    "optimization_metrics": ["delay", "energy"],
+                    "timeout": 200,
+                    "victory_condition": 20,
+                    "max_permutations_per_if_visit": 4,
+                },
+            }
+        },
+    )
+
+
+def test_fusion_tiling_tables_plan_noop_and_objective_rerun(tmp_path: Path) -> None:
+    need_mapper()
+    t0 = time.time()
+    work = tmp_path / "work"
+    out = work / "results"
+    costs = out / "fusion_tiling" / NET / ACCEL / "costs"
+    plan_dir = out / "fusion_tiling" / NET / ACCEL / "plan"
+
+    # two types: only the tables are built (the search reads all seven); SLC runs the full layer only
+    two = _overlay(tmp_path / "two.yaml", ["SLC", "Start"])
+    jobs = dry_run_jobs(work, overlays=[two])
+    assert len(jobs["benchmark_fusion_tile"]) == 2 * 1 + 2 * 2
+    assert "search_fusion_plan" not in jobs
+    snakemake(work, overlays=[two])
+    start = json.loads((costs / "Start.json").read_text())
+    assert list(start) == ["2", "1"] and all(list(row) == ["6", "13"] for row in start.values())  # the seed's layout
+    assert list(json.loads((costs / "SLC.json").read_text())["1"]) == ["13"]
+    assert not plan_dir.exists()
+
+    # all seven: the six tiles already in the cache are not run again (same content keys)
+    seven = _overlay(tmp_path / "seven.yaml", SEVEN)
+    jobs = dry_run_jobs(work, overlays=[seven])
+    counts = {rule: len(v) for rule, v in jobs.items()}
+    assert counts["benchmark_fusion_tile"] == 2 * 1 + 6 * 2 * 2 - 6, counts
+    assert counts["collect_fusion_costs"] == 1 and counts["search_fusion_plan"] == 1
+    snakemake(work, overlays=[seven])
+    t_run = time.time() - t0
+
+    # our costs.json has every entry with cycles, MACs and per-level energy; the tables load into the CLI
+    ours = json.loads((costs / "costs.json").read_text())
+    assert ours["format"] == "fusionsim-fusion-costs/1" and set(ours["entries"]) == set(SEVEN)
+    entry = ours["entries"]["Start"]["1"]["6"]
+    assert entry["energy_uJ"] > 0 and entry["cycles"] > 0 and entry["macs"] > 0 and "DRAM" in entry["levels_pJ"]
+    fusion = yaml.safe_load((ROOT / "accelerators" / ACCEL / "accelerator.yaml").read_text())["fusion"]
+    cli = subprocess.run(
+        [sys.executable, "-m", "fusionsim", "fusion-search", "--costs", str(costs),
+         "--layers", str(out / "fusion_tiling" / NET / "layers"),
+         "--weights-level", fusion["weights_level"], "--inputs-level", fusion["inputs_level"],
+         "--outputs-level", fusion["outputs_level"], "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    searched = json.loads(cli.stdout)
+
+    # the plan files; the pipeline's exact search equals the CLI's on these tables
+    for name in ("plan.json", "plan.log", "statistics.csv", "tiling.png", "energy.png", "comparison.csv"):
+        assert (plan_dir / name).stat().st_size > 0, name
+    plan = json.loads((plan_dir / "plan.json").read_text())
+    assert plan["fused_uJ"] == pytest.approx(searched["fused_uJ"], rel=1e-9)
+    assert plan["layer_by_layer_uJ"] == pytest.approx(searched["layer_by_layer_uJ"], rel=1e-9)
+    assert plan["fused_uJ"] <= plan["layer_by_layer_uJ"] + 1e-9
+    with open(plan_dir / "comparison.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["schedule"] for r in rows] == ["layer_by_layer", "fused (exact, energy)"]
+    assert float(rows[1]["energy_uJ"]) == pytest.approx(plan["fused_uJ"], rel=1e-6)
+
+    # a second run does nothing; a new objective reruns only the search
+    assert dry_run_jobs(work, overlays=[seven]) == {}
+    latency = _overlay(tmp_path / "latency.yaml", SEVEN, objective="latency")
+    jobs = dry_run_jobs(work, overlays=[latency])
+    assert jobs == {"search_fusion_plan": [{"net": NET, "accel": ACCEL}]}, jobs
+    print(f"fusion-tiling runs {t_run:.1f} s, whole test {time.time() - t0:.1f} s")
+    assert time.time() - t0 < 90
