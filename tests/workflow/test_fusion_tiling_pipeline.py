@@ -61,7 +61,8 @@ def test_fusion_tiling_tables_plan_noop_and_objective_rerun(tmp_path: Path) -> N
     assert "search_fusion_plan" not in jobs
     snakemake(work, overlays=[two])
     start = json.loads((costs / "Start.json").read_text())
-    assert list(start) == ["2", "1"] and all(list(row) == ["6", "13"] for row in start.values())  # the seed's layout
+    # the seed's layout: layers descending, tile widths ascending
+    assert list(start) == ["2", "1"] and all(list(row) == ["6", "13"] for row in start.values())
     assert list(json.loads((costs / "SLC.json").read_text())["1"]) == ["13"]
     assert not plan_dir.exists()
 
@@ -78,7 +79,9 @@ def test_fusion_tiling_tables_plan_noop_and_objective_rerun(tmp_path: Path) -> N
     ours = json.loads((costs / "costs.json").read_text())
     assert ours["format"] == "fusionsim-fusion-costs/1" and set(ours["entries"]) == set(SEVEN)
     entry = ours["entries"]["Start"]["1"]["6"]
-    assert entry["energy_uJ"] > 0 and entry["cycles"] > 0 and entry["macs"] > 0 and "DRAM" in entry["levels_pJ"]
+    assert (
+        entry["energy_uJ"] > 0 and entry["cycles"] > 0 and entry["macs"] > 0 and "DRAM" in entry["levels_pJ"]
+    )
     fusion = yaml.safe_load((ROOT / "accelerators" / ACCEL / "accelerator.yaml").read_text())["fusion"]
     cli = subprocess.run(
         [sys.executable, "-m", "fusionsim", "fusion-search", "--costs", str(costs),
