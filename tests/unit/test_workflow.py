@@ -427,3 +427,159 @@ def test_archon_comparison_refuses_an_accelerator_without_ert(ertless: Path) -> 
     with pytest.raises(InputError) as exc:
         comparison_plan(plan, cfg, ROOT)
     assert exc.value.key == "fusion.baseline_accelerator" and "ships no ERT" in exc.value.line()
+
+
+# ---------------------------------------------------------------------------------------------- fusion tiling
+
+SEVEN = ["SLC", "Start", "LBLC", "ELBLC", "WCC", "EWCC", "OutWCC"]
+
+
+def fusion_config(**over) -> dict:
+    """base_config with an enabled `fusion_tiling` section (schema defaults, AlexNet conv4-conv5 on simba_like)."""
+    section = {
+        "enabled": True,
+        "networks": ["alexnet"],
+        "datasets": ["imagenet"],
+        "accelerators": ["simba_like"],
+        "layers": {"alexnet": ["conv4", "conv5"]},
+        "types": list(SEVEN),
+        "tiles": [6, 13],
+        "objective": "energy",
+        "variant": "exact",
+        "mapper": {"timeout": 200, "victory_condition": 20},
+    }
+    section.update(over)
+    return base_config(fusion_tiling=section)
+
+
+def fusion_plan(cfg: dict):
+    from fusionsim.workflow import fusion_tiling_plan
+
+    return fusion_tiling_plan(build_plan(cfg, ROOT), cfg, ROOT)
+
+
+def test_fusion_tiling_disabled_adds_nothing() -> None:
+    from fusionsim.workflow import fusion_tiling_targets
+
+    cfg = base_config()
+    ft = fusion_plan(cfg)
+    assert not ft.enabled and fusion_tiling_targets(ft) == [] and ft.jobs == {}
+    assert wildcard_pattern(ft.network_names()) == "(?!)"
+    cfg["fusion_tiling"] = {**fusion_config()["fusion_tiling"], "enabled": False}
+    assert fusion_tiling_targets(fusion_plan(cfg)) == []
+
+
+def test_fusion_tiling_jobs_are_plan_jobs_keyed_and_targets_follow_the_types() -> None:
+    from fusionsim.workflow import fusion_tiling_targets
+
+    ft = fusion_plan(fusion_config())
+    uses = ft.uses[("alexnet", "simba_like")]
+    # 2 layers: SLC at the full width, six types at widths 6 and 13
+    assert len(ft.jobs) == len(uses) == 2 + 6 * 2 * 2
+    assert sorted(u for us in uses.values() for u in us)[0] == ["ELBLC", 1, 6]
+    targets = fusion_tiling_targets(ft)
+    base = "results/fusion_tiling/alexnet/simba_like"
+    assert f"{base}/costs/Start.json" in targets and f"{base}/costs/costs.json" in targets
+    assert f"{base}/plan/plan.json" in targets and f"{base}/plan/comparison.csv" in targets
+    # a subset of types: tables only (the search reads all seven)
+    sub = fusion_plan(fusion_config(types=["SLC", "Start"]))
+    assert len(sub.jobs) == 2 + 2 * 2 and set(sub.jobs) <= set(ft.jobs)  # same content, same keys
+    assert not [t for t in fusion_tiling_targets(sub) if "/plan/" in t]
+    job = next(iter(ft.jobs))
+    assert set(ft.tile_inputs(job)) == {"arch", "ert", "constraints", "components"}
+    params = ft.tile_params(job)
+    assert params["dram"] == "DRAM" and params["mapper"]["mapper"]["timeout"] == 200
+    assert ft.levels("simba_like")["weights_level"] == "PEWeightBuffer:524288"
+
+
+def test_fusion_tile_keys_cover_budget_and_version_not_search_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fusionsim
+
+    keys = set(fusion_plan(fusion_config()).jobs)
+    assert set(fusion_plan(fusion_config(objective="latency", variant="exact")).jobs) == keys
+    assert not set(fusion_plan(fusion_config(mapper={"timeout": 300})).jobs) & keys
+    monkeypatch.setattr(fusionsim, "MODEL_VERSION", "fusion-test-version", raising=False)
+    assert not set(fusion_plan(fusion_config()).jobs) & keys
+
+
+def test_fusion_tiles_are_shared_by_equal_layers() -> None:
+    ft = fusion_plan(fusion_config(networks=["vgg16"], layers={"vgg16": ["conv3_2", "conv3_3"]}, tiles=[7]))
+    uses = ft.uses[("vgg16", "simba_like")]
+    # conv3_2 and conv3_3 have one shape: every job answers both layers
+    assert len(ft.jobs) == 1 + 6
+    assert all(sorted(u[1] for u in us) == [1, 2] for us in uses.values())
+
+
+def test_select_layer_set_renumbers_and_keeps_inner_edges() -> None:
+    from fusionsim.workflow import fusion_layer_set
+
+    full = fusion_layer_set(ROOT / "workloads/resnet18.yaml", "imagenet", None)
+    assert full.adds[3] == (1,)  # layer1_0_conv2 adds pool1's output
+    sub = fusion_layer_set(
+        ROOT / "workloads/resnet18.yaml", "imagenet", ["pool1", "layer1_0_conv1", "layer1_0_conv2"]
+    )
+    assert [(x.number, x.name) for x in sub.layers] == [
+        (1, "pool1"),
+        (2, "layer1_0_conv1"),
+        (3, "layer1_0_conv2"),
+    ]
+    assert sub.srcs == (None, 0, 1) and sub.adds == {2: (0,)}
+    cut = fusion_layer_set(ROOT / "workloads/resnet18.yaml", "imagenet", ["layer1_0_conv1", "layer1_0_conv2"])
+    assert cut.srcs == (None, 0) and cut.adds == {}
+    with pytest.raises(InputError, match="fusion_tiling.layers.resnet18"):
+        fusion_layer_set(ROOT / "workloads/resnet18.yaml", "imagenet", ["conv9"])
+
+
+def test_fusion_tiling_config_errors_name_the_key() -> None:
+    with pytest.raises(InputError, match="fusion_tiling.objective"):
+        fusion_plan(fusion_config(variant="deepfrack-fast", objective="edp"))
+    with pytest.raises(InputError, match="fusion_tiling.datasets"):
+        fusion_plan(fusion_config(datasets=["cifar10"]))
+    with pytest.raises(InputError, match="fusion_tiling.layers.vgg16"):
+        fusion_plan(fusion_config(layers={"vgg16": ["conv1_1"]}))
+    # eyeriss_like's manifest has no fusion levels
+    with pytest.raises(InputError, match="fusion.weights_level"):
+        fusion_plan(fusion_config(accelerators=["eyeriss_like"]))
+
+
+def test_fusion_costs_and_search_from_tile_results(tmp_path: Path) -> None:
+    """The collect and search job bodies on synthetic tile results (energy and cycles proportional to area)."""
+    import json
+
+    from fusionsim.fusion.tables import load_tables
+    from fusionsim.workflow import run_fusion_search, write_fusion_costs, write_fusion_layers
+
+    ft = fusion_plan(fusion_config())
+    layers = tmp_path / "layers"
+    write_fusion_layers(ft.workloads["alexnet"], "imagenet", ft.layer_names["alexnet"], str(layers))
+    assert sorted(p.name for p in layers.iterdir()) == [
+        "conv4_layer01.yaml",
+        "conv5_layer02.yaml",
+        "graph.json",
+    ]
+    results = []
+    for key, job in ft.jobs.items():
+        width = job.problem["problem"]["instance"]["P"]
+        f = tmp_path / "tiles" / key / "result.json"
+        f.parent.mkdir(parents=True)
+        scale = 1.0 if job.dram_keep is None else 0.5 + 0.1 * len(job.dram_keep)
+        f.write_text(json.dumps({"key": key, "energy_uJ": scale * width**2, "cycles": 10.0 * width**2,
+                                 "macs": 100 * width**2, "levels_pJ": {"DRAM": 1.0}, "seconds": 0.5}))  # fmt: skip
+        results.append(str(f))
+    costs = tmp_path / "costs"
+    tables = write_fusion_costs(str(layers), results, ft.uses[("alexnet", "simba_like")], str(costs))
+    assert tables.jobs == len(ft.jobs) and tables.seconds == pytest.approx(0.5 * len(ft.jobs))
+    loaded = load_tables(costs)
+    assert loaded.energy["SLC"] == {1: {13: 169.0}, 2: {13: 169.0}} and loaded.cycles is not None
+    plan_dir = tmp_path / "plan"
+    plan = run_fusion_search(layers_dir=str(layers), costs_dir=str(costs), levels=ft.levels("simba_like"),
+                             objective="energy", variant="exact", out_dir=str(plan_dir))  # fmt: skip
+    assert plan.fused_uJ <= plan.layer_by_layer_uJ == pytest.approx(2 * 169.0)
+    assert {p.name for p in plan_dir.iterdir()} == {
+        "plan.json", "plan.log", "statistics.csv", "tiling.png", "energy.png", "comparison.csv"
+    }  # fmt: skip
+    rows = list(csv.DictReader(open(plan_dir / "comparison.csv", newline="")))
+    assert float(rows[0]["energy_uJ"]) == pytest.approx(plan.layer_by_layer_uJ)
+    assert float(rows[1]["saving_pct"]) == pytest.approx(plan.saving_pct, abs=1e-4)
