@@ -1,7 +1,8 @@
 # Sparse baseline of the ARCHON comparison (issue 8): each compact network is pruned once per dataset
 # (TensorFlow only here, in envs/sparsity.yaml; magnitude pruning of the untrained network when no dataset is
 # configured, labelled magnitude-untrained), then its dense layer jobs' mappings and stats are turned into
-# sparse cycles (slowest PE per pass) and energy.
+# sparse cycles (slowest PE per pass) and energy. A network listed in `sparsity.pe_work` is not pruned: its
+# sparse cycles come from the given per-PE non-zero work files (e.g. the seed's sparse_baseline/csvs).
 
 
 rule prune_network:
@@ -42,6 +43,7 @@ rule adjust_sparse:
     params:
         dataset=lambda wc: wc.dataset,
         layers=lambda wc: COMPARISON.sparse_layer_names(wc.base, wc.dataset),
+        groups=lambda wc: COMPARISON.sparse_layer_groups(wc.base, wc.dataset),
         energy_model=config["sparsity"]["energy_model"],
         model_version=MODEL_VERSION,
     script:

@@ -1,15 +1,22 @@
 """Rule adjust_sparse: the sparse baseline of one compact network's bottleneck layers (per-layer weight
-sparsity, per-PE imbalance, sparse cycles and energy) from its pruned model and dense layer jobs."""
+sparsity, per-PE imbalance, sparse cycles and energy) from its pruned model and dense layer jobs, or (with
+`sparsity.pe_work`) the sparse cycles from given per-PE non-zero work files."""
 
 import logging
 import sys
 
-from fusionsim.archon.pipeline import write_sparse_layers
+from fusionsim.archon.pipeline import write_sparse_layers, write_sparse_layers_from_pe_work
 
 
 def main(smk) -> None:
     sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
     logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    if "pe_work" in smk.input.keys():  # sparsity.pe_work: given per-PE non-zero work, no pruned model
+        rows = write_sparse_layers_from_pe_work(
+            list(smk.params.layers), list(smk.params.groups), list(smk.input.pe_work), smk.output[0]
+        )
+        logging.info("wrote %s from per-PE work files: %d layers", smk.output[0], len(rows))
+        return
     rows = write_sparse_layers(
         smk.input.model,
         smk.input.workload,

@@ -4,8 +4,9 @@
     (`fusionsim.archon.pipeline.write_comparison`) and the `fused_block` rule runs (`write_fused_block`) are fed
     the seed's own Timeloop stats.txt files (read by the stats reader) in place of the layer jobs' stats.json;
     every cell of res.csv and result.csv is compared with the seed's (1%, or half a printed unit).
-(b) Native engine + mapper end to end (the reduced run below, FusioNet vs its ShuffleNet baseline, small
-    mapper budget): prints our final table beside the seed's and the gaps.
+(b) Native engine + mapper, smoke level (the reduced run below, FusioNet vs its ShuffleNet baseline, small
+    mapper budget, our pruned model): prints our final table beside the seed's and the gaps. The 5% bar with the
+    seed's mapper budgets and per-PE sparse inputs is tests/workflow/test_archon_native.py.
 (c) The comparison runs from one snakemake command (reduced config, ~1.5 min on 2 cores).
 (d) `snakemake --report` renders in headless Chromium and the page shows the final table.
 """

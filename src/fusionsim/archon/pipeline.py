@@ -43,6 +43,9 @@ from fusionsim.model.result import EvalResult
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
 VARIANTS = {"fusionet": FUSIONET_STYLE, "mobilenet": MOBILENET_STYLE}
+# `sparsity.pe_work`: file name of a layer's per-PE work in the seed's layout (`<k>_<part>_raw_80.csv`)
+PE_WORK_PATTERN = "{k}_{part}_raw_80.csv"
+PE_WORK_PART = {"decom": "decomp", "conv": "conv", "comp": "comp"}
 PARTS = ("decom", "conv", "main")
 
 
@@ -60,6 +63,8 @@ class Comparison:
     prune_factor: float
     qtz_bits: int | list[int]
     adders: int | dict[str, int]
+    edges: Path | None = None  # explicit head/tail layers (`load_edges`), replacing the derived ones
+    predictions_accelerator: str | None = None  # overrides `fusion.predictions_accelerator` for this network
 
     def qtz_for(self, k: int) -> int:
         return self.qtz_bits[k] if isinstance(self.qtz_bits, list) else int(self.qtz_bits)
@@ -97,8 +102,110 @@ def load_comparisons(path: str | Path, workloads_dir: str | Path) -> dict[str, C
             prune_factor=float(spec["prune_factor"]),
             qtz_bits=spec.get("qtz_bits", 4),
             adders=spec.get("adders", 24),
+            edges=where(spec["edges"], "edges") if spec.get("edges") else None,
+            predictions_accelerator=spec.get("predictions_accelerator"),
         )
     return out
+
+
+EDGE_SIDES = ("head", "tail", "head_fused", "tail_fused")
+_EDGE_KINDS = ("conv", "pointwise", "depthwise", "fc", "pool")
+
+
+@dataclass(frozen=True)
+class EdgeLayer:
+    """One head/tail layer of a comparison: the layer job's shape and how its cost enters the tables."""
+
+    layer: Layer
+    multiplier: int  # cost multiplier (the groups it stands for)
+    depthwise_channels: int | None = None  # fused-head DW: + (channels-1) x GLB input energy
+
+
+def load_edges(path: str | Path, dataset: str, classes: int) -> dict[str, list[EdgeLayer]]:
+    """Explicit head/tail layers of a comparison (the `edges:` file of a comparisons.yaml entry).
+
+    Each of `head`, `tail` (compact network, dense and sparse baselines) and `head_fused`, `tail_fused` (ARCHON,
+    on the predictions arch) is an optional list of layers with explicit shapes, so that definitions which do not
+    chain with the bottleneck blocks (the seed's head/tail runs) can be stated as run:
+    `{name, type: conv|pointwise|depthwise|fc|pool, in_channels, out_channels (or `classes`), kernel, stride,
+    size (input size), groups (the problem is one group: C/G -> M/G), multiplier (cost multiplier, default
+    groups), depthwise_channels (fused DW input correction, default the channel count on fused sides)}`.
+    A side that is not listed keeps the layers derived from the network files."""
+    path = Path(path)
+    raw = yaml.safe_load(path.read_text()) or {}
+    bad = set(raw) - set(EDGE_SIDES) - {"description", "source"}
+    if bad:
+        raise InputError(f"unknown key (allowed: {' '.join(EDGE_SIDES)})", file=path, key=sorted(bad)[0])
+    out: dict[str, list[EdgeLayer]] = {}
+    for side in EDGE_SIDES:
+        if side not in raw:
+            continue
+        layers: list[EdgeLayer] = []
+        for i, e in enumerate(raw[side] or []):
+            key = f"{side}[{i}]"
+            kind = e.get("type")
+            if kind not in _EDGE_KINDS:
+                raise InputError(f"type must be one of {' '.join(_EDGE_KINDS)}", file=path, key=f"{key}.type")
+
+            def num(k: str, default: int | None = None, _e: dict = e, _key: str = key) -> int:
+                v = _e.get(k, default)
+                if v == "classes":
+                    v = classes
+                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                    raise InputError(f"must be a positive integer, got {v!r}", file=path, key=f"{_key}.{k}")
+                return v
+
+            cin = num("in_channels")
+            cout = num("out_channels", cin)
+            groups = num("groups", 1)
+            if kind == "fc":
+                kernel, stride, size, out_size = 1, 1, 1, 1
+            else:
+                kernel = num("kernel", 1 if kind == "pointwise" else 3)
+                stride = num("stride", 1)
+                size = num("size")
+                pad = 0 if kind == "pool" else kernel // 2
+                out_size = (size + 2 * pad - kernel) // stride + 1
+            if cin % groups or cout % groups:
+                raise InputError(f"channels not divisible by groups={groups}", file=path, key=f"{key}.groups")
+            dw = kind in ("depthwise", "pool")
+            layer = Layer(
+                str(e.get("name") or f"{side}{i + 1}"),
+                kind,
+                cin,
+                cout,
+                kernel,
+                stride,
+                size,
+                out_size,
+                groups=1 if dw else groups,
+                channels=cin if dw else 1,
+            )
+            dwc = e.get(
+                "depthwise_channels", cin if (kind == "depthwise" and side.endswith("fused")) else None
+            )
+            layers.append(EdgeLayer(layer, num("multiplier", 1 if dw else groups), dwc))
+        out[side] = layers
+    return out
+
+
+def derived_edges(baseline: list[Layer], fused: list[Layer]) -> dict[str, list[EdgeLayer]]:
+    """Head/tail layers of the network files: grouped layers x groups, fused-side DW with its GLB correction."""
+
+    def side(layers: list[Layer], fused_side: bool) -> list[EdgeLayer]:
+        return [
+            EdgeLayer(x, x.groups, x.channels if (fused_side and x.kind == "depthwise") else None)
+            for x in layers
+        ]
+
+    head, tail = _edges(baseline)
+    fhead, ftail = _edges(fused)
+    return {
+        "head": side(head, False),
+        "tail": side(tail, False),
+        "head_fused": side(fhead, True),
+        "tail_fused": side(ftail, True),
+    }
 
 
 def main_layer(decom: Layer, comp: Layer, conv: Layer) -> Layer:
@@ -147,6 +254,7 @@ class ComparisonPlan:
     baseline_accel: str
     predictions_accel: str
     main_accel: str
+    head_tail_accel: str
     comparisons: dict[str, Comparison]
     pairs: list[tuple[str, str]] = field(default_factory=list)  # (comparison, dataset)
     baseline_keys: dict[tuple[str, str], dict[str, str]] = field(
@@ -157,9 +265,12 @@ class ComparisonPlan:
     )  # (cmp, ds) -> name -> key
     baseline_layers: dict[tuple[str, str], list[Layer]] = field(default_factory=dict)
     fused_layers: dict[tuple[str, str], list[Layer]] = field(default_factory=dict)
+    edges: dict[tuple[str, str], dict[str, list[EdgeLayer]]] = field(default_factory=dict)  # (cmp, ds)
+    edge_keys: dict[tuple[str, str], dict[str, list[str]]] = field(default_factory=dict)  # (cmp, ds)
     sparsity: dict[str, Any] = field(default_factory=dict)
     enabled_sparsity: bool = True
     area_archs: dict[str, str] = field(default_factory=dict)  # baseline / main / overhead -> arch file
+    basedir: Path = Path(".")  # the workflow folder (relative config paths)
 
     # -- names
     def baseline_name(self, cmp: str) -> str:
@@ -215,9 +326,31 @@ class ComparisonPlan:
             "variant": c.variant,
         }
 
+    def pe_work_files(self, net: str, ds: str) -> list[str] | None:
+        """Per-layer per-PE work CSVs of a compact network when `sparsity.pe_work` lists it, else None."""
+        spec = (self.sparsity.get("pe_work") or {}).get(net)
+        if not spec:
+            return None
+        folder = Path(spec["dir"])
+        if not folder.is_absolute():
+            folder = self.basedir / folder
+        pattern = spec.get("pattern") or PE_WORK_PATTERN
+        files = spec.get("files") or {}
+        layers = [x for x in self.baseline_layers[(net, ds)] if x.block is not None]
+        out = []
+        for x in layers:
+            name = files.get(x.name) or pattern.format(
+                k=str(x.block).lstrip("b"), block=x.block, part=PE_WORK_PART[x.role or ""], layer=x.name
+            )
+            out.append(str(folder / name))
+        return out
+
     def sparse_inputs(self, net: str, ds: str) -> dict[str, Any]:
         keys = self.baseline_keys[(net, ds)]
         layers = [x for x in self.baseline_layers[(net, ds)] if x.block is not None]
+        pe_work = self.pe_work_files(net, ds)
+        if pe_work is not None:
+            return {"pe_work": pe_work}
         return {
             "workload": self.workload_of(net),
             "model": (self.sparsity.get("models") or {}).get(net) or self.pruned_model(net, ds),
@@ -228,18 +361,17 @@ class ComparisonPlan:
     def sparse_layer_names(self, net: str, ds: str) -> list[str]:
         return [x.name for x in self.baseline_layers[(net, ds)] if x.block is not None]
 
+    def sparse_layer_groups(self, net: str, ds: str) -> list[int]:
+        return [x.groups for x in self.baseline_layers[(net, ds)] if x.block is not None]
+
     def comparison_inputs(self, cmp: str, ds: str) -> dict[str, Any]:
         net = self.baseline_name(cmp)
-        bkeys, fkeys = self.baseline_keys[(net, ds)], self.fused_keys[(cmp, ds)]
-        head, tail = _edges(self.baseline_layers[(net, ds)])
-        fhead, ftail = _edges(self.fused_layers[(cmp, ds)])
+        bkeys = self.baseline_keys[(net, ds)]
+        ekeys = self.edge_keys[(cmp, ds)]
         blocks = [x for x in self.baseline_layers[(net, ds)] if x.block is not None]
         out: dict[str, Any] = {
             "baseline": [self.cache(bkeys[x.name]) for x in blocks],
-            "head": [self.cache(bkeys[x.name]) for x in head],
-            "tail": [self.cache(bkeys[x.name]) for x in tail],
-            "head_fused": [self.cache(fkeys[x.name]) for x in fhead],
-            "tail_fused": [self.cache(fkeys[x.name]) for x in ftail],
+            **{side: [self.cache(k) for k in ekeys[side]] for side in EDGE_SIDES},
             "blocks": [self.block_json(cmp, ds, b) for b in self.block_names(cmp, ds)],
         }
         if self.enabled_sparsity:
@@ -249,19 +381,7 @@ class ComparisonPlan:
     def comparison_params(self, cmp: str, ds: str) -> dict[str, Any]:
         """Layer descriptions the table job reads (names, groups, mid channels, depthwise channel counts)."""
         net = self.baseline_name(cmp)
-        head, tail = _edges(self.baseline_layers[(net, ds)])
-        fhead, ftail = _edges(self.fused_layers[(cmp, ds)])
-
-        def edge(layers: list[Layer], glb_dw: bool) -> list[dict[str, Any]]:
-            return [
-                {
-                    "name": x.name,
-                    "multiplier": x.groups,
-                    "depthwise_channels": x.channels if (glb_dw and x.kind == "depthwise") else None,
-                }
-                for x in layers
-            ]
-
+        edges = self.edges[(cmp, ds)]
         blocks = _blocks(self.baseline_layers[(net, ds)])
         return {
             "title": f"{cmp} / {ds}",
@@ -270,10 +390,17 @@ class ComparisonPlan:
                 for b in blocks
             ],
             "baseline_layers": [x.name for x in self.baseline_layers[(net, ds)] if x.block is not None],
-            "head": edge(head, False),
-            "tail": edge(tail, False),
-            "head_fused": edge(fhead, True),
-            "tail_fused": edge(ftail, True),
+            **{
+                side: [
+                    {
+                        "name": e.layer.name,
+                        "multiplier": e.multiplier,
+                        "depthwise_channels": e.depthwise_channels,
+                    }
+                    for e in edges[side]
+                ]
+                for side in EDGE_SIDES
+            },
         }
 
     def prune_inputs(self, net: str, ds: str) -> dict[str, str]:
@@ -338,13 +465,21 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
         baseline_accel=fcfg["baseline_accelerator"],
         predictions_accel=fcfg["predictions_accelerator"],
         main_accel=fcfg["main_accelerator"],
+        head_tail_accel=fcfg["head_tail_accelerator"],
         comparisons={n: cmps[n] for n in names},
         enabled_sparsity=bool(config["sparsity"]["enabled"]),
         sparsity=dict(config["sparsity"]),
+        basedir=basedir,
     )
     accels = {
         a: plan.accelerators.get(a) or load_accelerator(adir, a)
-        for a in (cp.baseline_accel, cp.predictions_accel, cp.main_accel)
+        for a in {
+            cp.baseline_accel,
+            cp.predictions_accel,
+            cp.main_accel,
+            cp.head_tail_accel,
+            *(c.predictions_accelerator for c in cp.comparisons.values() if c.predictions_accelerator),
+        }
     }
     version = model_version()
     mapper_keys: dict[tuple[str, str], str] = {}
@@ -360,10 +495,16 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
             base = yaml.safe_load(files.mapper.read_text()) or {}
             over = (config["accelerators"].get(acc_name) or {}).get("mapper")
             settings = merge_mapper_settings(base, config["mapper"], over)
+            searchers = (base.get("mapper", base) or {}).get("num-threads")
+            if fcfg.get("seed_search_budget") and searchers and "num-threads" not in settings["mapper"]:
+                # Timeloop's budget is victory-condition x timeout per searcher, num-threads searchers (the
+                # mapper emulates that ensemble, results independent of our process count); the seed's mapper
+                # files say 8, which merge_mapper_settings drops as a resource, leaving 1/8 of the seed's search.
+                settings["mapper"]["num-threads"] = int(searchers)
             mapper_keys[mk] = content_hash(settings)
             plan.mappers[mapper_keys[mk]] = settings
         paths = [acc.arch, acc.ert, *files.constraints, files.mapper]
-        key = content_hash(  # the same composition as fusionsim.workflow.build_plan
+        key = content_hash(  # composed as fusionsim.workflow.build_plan (mapper settings: see above)
             {
                 "accelerator": acc_name,
                 "files": [str(p.relative_to(acc.root)) for p in paths],
@@ -401,17 +542,28 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
             if bkey not in cp.baseline_layers:
                 layers = expand_network(base_net, ds)
                 cp.baseline_layers[bkey] = layers
-                cp.baseline_keys[bkey] = {x.name: register(cp.baseline_accel, x) for x in layers}
+                cp.baseline_keys[bkey] = {
+                    x.name: register(cp.baseline_accel, x) for x in layers if x.block is not None
+                }
             flayers = expand_network(fused_net, ds)
             cp.fused_layers[(name, ds)] = flayers
+            edges = derived_edges(cp.baseline_layers[bkey], flayers)
+            if c.edges is not None:
+                edges.update(load_edges(c.edges, ds, base_net.inputs[ds]["classes"]))
+            cp.edges[(name, ds)] = edges
+            cp.edge_keys[(name, ds)] = {
+                side: [
+                    register(cp.baseline_accel if side in ("head", "tail") else cp.head_tail_accel, e.layer)
+                    for e in edges[side]
+                ]
+                for side in EDGE_SIDES
+            }
+            pred_accel = c.predictions_accelerator or cp.predictions_accel
             keys: dict[str, str] = {}
-            head, tail = _edges(flayers)
-            for x in head + tail:
-                keys[x.name] = register(cp.predictions_accel, x)
             for b in _blocks(flayers):
                 blk = b["decom"].block
-                keys[f"{blk}_decom"] = register(cp.predictions_accel, b["decom"])
-                keys[f"{blk}_conv"] = register(cp.predictions_accel, b["conv"])
+                keys[f"{blk}_decom"] = register(pred_accel, b["decom"])
+                keys[f"{blk}_conv"] = register(pred_accel, b["conv"])
                 keys[f"{blk}_main"] = register(cp.main_accel, main_layer(b["decom"], b["comp"], b["conv"]))
             cp.fused_keys[(name, ds)] = keys
     if not cp.pairs:
@@ -524,6 +676,41 @@ def write_sparse_layers(
     w.writeheader()
     for r in rows:
         w.writerow({k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in r.items()})
+    write_text(out, buf.getvalue())
+    return rows
+
+
+def write_sparse_layers_from_pe_work(
+    names: list[str], groups: list[int], files: list[str], out: str
+) -> list[dict[str, Any]]:
+    """The sparse baseline's cycles from given per-PE non-zero work (`sparsity.pe_work`, e.g. the seed's
+    `sparse_baseline/csvs/<k>_<part>_raw_80.csv`): per layer the slowest PE's work summed over passes, x groups
+    (one group's grid stands for all, the seed's x G). Same table as `write_sparse_layers` (`sparse_c` per layer);
+    the sparse energy is priced from the dense jobs by the tables (`fusion.sigma`)."""
+    import io
+
+    from fusionsim.sparsity.imbalance import read_pe_work_csv
+
+    rows = []
+    for name, g, f in zip(names, groups, files, strict=True):
+        grid = read_pe_work_csv(f)
+        per_pass = grid.max(axis=0)
+        rows.append(
+            {
+                "layer": name,
+                "groups": g,
+                "pes": grid.shape[0],
+                "passes": grid.shape[1],
+                "sparse_macs": int(grid.sum()) * g,
+                "sparse_c": int(per_pass.sum()) * g,
+                "best_sparse_mac_cycles": int(grid.sum()) // grid.shape[0] * g,
+                "pruning": f"pe_work:{Path(f).name}",
+            }
+        )
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, list(rows[0]) if rows else ["layer", "sparse_c"], lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
     write_text(out, buf.getvalue())
     return rows
 

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 
 from fusionsim.errors import InputError
-from fusionsim.model.result import EvalResult
+from fusionsim.model.result import DataspaceStats, EvalResult
 
 PJ_PER_UJ = 1e6
 
@@ -269,11 +269,19 @@ def dataspace_energy_from(result: EvalResult, dataspace: str, start: int) -> flo
     """Energy (pJ) of `dataspace` at the first storage level at or outside index `start` that keeps it.
 
     This is the seed's rule: it reads the first `<dataspace>:` block after the line `Level <start>`, so a
-    level that bypasses the dataspace hands the lookup to the next one out. 0 when no level keeps it."""
+    level that bypasses the dataspace hands the lookup to the next one out. 0 when no level keeps it.
+    A level keeps the dataspace when it lists it with any capacity or traffic: the stats reader omits bypassed
+    dataspaces, the native engine lists them with all-zero counts."""
     for lv in result.levels[start:]:
-        if lv.kind == "storage" and dataspace in lv.dataspaces:
-            return lv.dataspaces[dataspace].energy_pJ
+        ds = lv.dataspaces.get(dataspace) if lv.kind == "storage" else None
+        if ds is not None and _keeps(ds):
+            return ds.energy_pJ
     return 0.0
+
+
+def _keeps(ds: DataspaceStats) -> bool:
+    """Whether a level's entry for a dataspace is a kept (not bypassed) dataspace."""
+    return bool(ds.utilized_capacity or ds.reads or ds.fills or ds.updates or ds.energy_pJ)
 
 
 def level_dataspace_energy(result: EvalResult, level: str, dataspace: str) -> float:
