@@ -75,7 +75,10 @@ def _evaluate_all(arch, problem, mappings: list[Mapping], prices: sem.LevelPrice
     if importlib.util.find_spec("fusionsim.model.batch") is not None:
         from fusionsim.model.batch import evaluate_batch  # type: ignore[import-not-found]
 
-        br = evaluate_batch(arch, problem, mappings, prices)
+        try:
+            br = evaluate_batch(arch, problem, _encode(arch, problem, mappings), prices)
+        except NotImplementedError:  # an engine path that needs Mapping objects (e.g. legacy network energy)
+            br = evaluate_batch(arch, problem, mappings, prices)
         return [Score(float(e), int(c), int(a)) if ok else None
                 for e, c, a, ok in zip(br.energy_pJ, br.cycles, br.last_level_accesses, br.valid)]
     out: list[Score | None] = []
@@ -85,6 +88,46 @@ def _evaluate_all(arch, problem, mappings: list[Mapping], prices: sem.LevelPrice
         except MappingError:
             out.append(None)
     return out
+
+
+_ROWS: dict = {}  # (id(arch), id(problem)) -> (arch, problem, {level key: encoded rows}); one entry kept
+
+
+def _encode(arch, problem, mappings: list[Mapping]):  # noqa: ANN001, ANN202
+    """`model.batch.encode` with the rows of each level memoised: the mapspace shares its loop tuples between
+    mappings (`MapSpace.build_mapping`), so a level is keyed by the identity of its loop tuples (pinned in the
+    cache, so an id is never reused while cached) and its keep set. Same arrays as `encode`."""
+    import numpy as np
+
+    from fusionsim.model.batch import LoopArrays
+
+    key = (id(arch), id(problem))
+    entry = _ROWS.get(key)
+    if entry is None or len(entry[2]) > 200_000:
+        _ROWS.clear()
+        entry = _ROWS[key] = (arch, problem, {})
+    cache = entry[2]
+    d = len(problem.dims)
+    index = {name: i for i, name in enumerate(problem.dims)}
+    ds_names = problem.dataspace_names()
+    rows = []
+    for m in mappings:
+        for j, lv in enumerate(m.levels):
+            k = (j, id(lv.temporal), id(lv.spatial), lv.keep)
+            row = cache.get(k)
+            if row is None:
+                enc = []
+                for loops in (lv.temporal, lv.spatial):
+                    used = [index[lp.dim] for lp in loops]
+                    enc.append(used + [x for x in range(d) if x not in used])
+                    enc.append([lp.bound for lp in loops] + [1] * (d - len(loops)))
+                row = cache[k] = (enc, [n in lv.keep for n in ds_names], lv.temporal, lv.spatial)
+            rows.append(row)
+    b, nk = len(mappings), len(arch.storage)
+    arr = np.array([r[0] for r in rows], np.int64).reshape(b, nk, 4, d)
+    keep = np.array([r[1] for r in rows], bool).reshape(b, nk, len(ds_names))
+    return LoopArrays(np.ascontiguousarray(arr[:, :, 0]), np.ascontiguousarray(arr[:, :, 1]),
+                      np.ascontiguousarray(arr[:, :, 2]), np.ascontiguousarray(arr[:, :, 3]), keep)
 
 
 class _Evaluator:
