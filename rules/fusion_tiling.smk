@@ -46,8 +46,6 @@ rule benchmark_fusion_tile:
         f"{OUT}/logs/benchmark_fusion_tile/{{key}}.log",
     conda:
         CONDA_ENV
-    wildcard_constraints:
-        key=wildcard_pattern(list(FUSION_TILING.jobs)),
     resources:
         mem_mb=2000,
         runtime=30,
