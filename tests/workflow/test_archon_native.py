@@ -28,6 +28,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fusionsim.archon.tables import FINAL_COLUMNS
+
 REPO = Path(__file__).resolve().parents[2]
 NETS = {"fusionet": "fusionet", "mobilenetv2": "mobilenet"}  # comparison -> seed folder
 # the seed's result.csv swaps the per-PE files of MobileNet blocks 6 and 13 (decomp <-> comp)
@@ -40,18 +42,7 @@ PE_WORK_FILES = {
     }
 }
 BASELINE = {"fusionet": "shufflenet", "mobilenetv2": "mobilenetv2_seed"}
-METRICS = [
-    "dense_cycles",
-    "sparse_cycles",
-    "archon_cycles",
-    "speedup_vs_dense",
-    "speedup_vs_sparse",
-    "dense_energy_uJ",
-    "sparse_energy_uJ",
-    "archon_energy_uJ",
-    "energy_ratio_dense",
-    "energy_ratio_sparse",
-]
+METRICS = FINAL_COLUMNS[2:]  # every numeric column of the final table
 
 
 def _merge(a: dict, b: dict) -> dict:
