@@ -591,6 +591,8 @@ def run_map_job(
 
     target = Path(outputs["stats_json"]).parent
     target.mkdir(parents=True, exist_ok=True)
+    for stale in target.glob(".map-*"):  # left by a job killed with SIGKILL; this job owns the folder now
+        shutil.rmtree(stale, ignore_errors=True)
     scratch = Path(tempfile.mkdtemp(prefix=".map-", dir=target))
     try:
         write_yaml(outputs["problem"], problem)
