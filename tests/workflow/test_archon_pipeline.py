@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from fusionsim.archon.pipeline import write_comparison, write_fused_block
-from fusionsim.archon.tables import read_sparse_cycles
+from fusionsim.archon.tables import FINAL_COLUMNS, read_sparse_cycles
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -284,16 +284,7 @@ def test_b_native_end_to_end_vs_seed(reduced_run: Path) -> None:
     out = reduced_run / "results"
     ours = next(csv.DictReader(open(out / "report/final.csv")))
     seed = SEED_FINAL["fusionet"]
-    keys = [
-        "dense_cycles",
-        "sparse_cycles",
-        "archon_cycles",
-        "speedup_vs_dense",
-        "speedup_vs_sparse",
-        "dense_energy_uJ",
-        "sparse_energy_uJ",
-        "archon_energy_uJ",
-    ]
+    keys = FINAL_COLUMNS[2:10]  # cycles, speedups and energies of the final table
     print("\n| fusionet cifar10 | ours (native) | seed | gap |\n|---|---|---|---|")
     gaps = {}
     for k, sv in zip(keys, seed, strict=True):
