@@ -34,7 +34,6 @@ class TileStats:
     accesses: dict[int, int] = field(default_factory=dict)  # multicast factor -> accesses
     scatter: dict[int, int] = field(default_factory=dict)  # multicast factor -> scatter factor
     fanout: int = 1
-    kept: bool = True
 
 
 @dataclass
@@ -136,9 +135,7 @@ def analyse_nest(arch: Arch, problem: Problem, mapping: Mapping) -> NestResult:
         # bypass masking, inner to outer
         name = problem.dataspaces[ds].name
         for k in range(nlev):
-            kept = name in mapping.levels[k].keep
-            col[k].kept = kept
-            if kept or col[k].size == 0:
+            if name in mapping.levels[k].keep or col[k].size == 0:
                 continue
             if k == nlev - 1:
                 col[k].size = col[k].partition = col[k].content = col[k].fills = 0
