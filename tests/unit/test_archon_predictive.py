@@ -93,6 +93,32 @@ def test_overhead_closed_form_unit_energies() -> None:
     assert o.total_uJ == pytest.approx(605875.2e-6)
 
 
+def test_5x5_block_fuses_into_a_5x5_conv() -> None:
+    """A block with a 5x5 depthwise kernel (MnasNet) composes 25 taps: fused weights and the MobileNet copy's
+    per-output MAC count scale with k^2 (the seed's 9 is the 3x3 case)."""
+    from fusionsim.archon.pipeline import main_layer
+    from fusionsim.workloads.network import Layer
+
+    b3 = FusedBlock("b", cin=4, cmid=8, cout=4, p=8, groups=2, prune_factor=0.5)
+    b5 = FusedBlock("b", cin=4, cmid=8, cout=4, p=8, groups=2, prune_factor=0.5, kernel=5)
+    assert (b3.taps, b5.taps) == (9, 25)
+    ones = OverheadEnergies(*([1.0] * 9))
+    ratio = fusion_overhead(b5, 100, FUSIONET_STYLE, ones).weight_dram
+    assert ratio / fusion_overhead(b3, 100, FUSIONET_STYLE, ones).weight_dram == pytest.approx(25 / 9)
+    m5 = predict_conv(FusedBlock("b", cin=4, cmid=8, cout=4, p=4, groups=2, kernel=5), tiny_result(), MOBILENET_STYLE)
+    assert m5.energy_uJ == pytest.approx((285.5 + 220 / 25 + 10.75) * 1e-6)
+    with pytest.raises(InputError, match="kernel"):
+        FusedBlock("b", cin=4, cmid=8, cout=4, p=4, kernel=0)
+
+    def layer(role: str, cin: int, cout: int, kernel: int, stride: int = 1) -> Layer:
+        return Layer(name=f"b1_{role}", kind="depthwise" if role == "conv" else "pointwise", in_channels=cin,
+                     out_channels=cout, kernel=kernel, stride=stride, in_size=16, out_size=16 // stride,
+                     groups=1, block="b1", role=role)
+
+    main = main_layer(layer("decom", 24, 144, 1), layer("comp", 144, 40, 1), layer("conv", 144, 144, 5, 2))
+    assert (main.kernel, main.in_channels, main.out_channels, main.stride, main.out_size) == (5, 24, 40, 2, 8)
+
+
 def test_overhead_grows_with_main_cycles_and_prune_factor() -> None:
     a = fusion_overhead(BLOCK, 100).total_uJ
     assert fusion_overhead(BLOCK, 200).total_uJ > a

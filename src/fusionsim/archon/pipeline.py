@@ -209,14 +209,15 @@ def derived_edges(baseline: list[Layer], fused: list[Layer]) -> dict[str, list[E
 
 
 def main_layer(decom: Layer, comp: Layer, conv: Layer) -> Layer:
-    """The fused main computation of a block: a 3x3 conv Cin/G -> Cout at output resolution, stride s."""
+    """The fused main computation of a block: a k x k conv Cin/G -> Cout at output resolution, stride s, with
+    the block's depthwise kernel k (PW1, DW k x k and PW2 compose into one k x k conv)."""
     g = decom.groups
     return Layer(
         name=f"{decom.block}_main",
         kind="conv",
         in_channels=decom.in_channels // g,
         out_channels=comp.out_channels,
-        kernel=3,
+        kernel=conv.kernel,
         stride=conv.stride,
         in_size=conv.in_size,
         out_size=conv.out_size,
@@ -323,6 +324,7 @@ class ComparisonPlan:
             "prune_factor": c.prune_factor,
             "qtz_bits": c.qtz_for(k),
             "adders": c.adders_for(ds),
+            "kernel": b["conv"].kernel,
             "variant": c.variant,
         }
 

@@ -44,15 +44,21 @@ class FusedBlock:
     prune_factor: float = 0.014  # fraction of fused weights surviving (ReLU survival statistics)
     qtz_bits: int = 4  # prediction activation precision
     adders: int = 24  # adders per PE group that run the additions replacing ternary multiplies
+    kernel: int = 3  # the block's depthwise kernel, hence the fused conv's (MnasNet has 5x5 blocks)
 
     def __post_init__(self) -> None:
-        for key in ("cin", "cmid", "cout", "p", "stride", "groups", "qtz_bits", "adders"):
+        for key in ("cin", "cmid", "cout", "p", "stride", "groups", "qtz_bits", "adders", "kernel"):
             if getattr(self, key) <= 0:
                 raise InputError(
                     f"must be a positive integer, got {getattr(self, key)}", key=f"{self.name}.{key}"
                 )
         if not 0.0 <= self.prune_factor <= 1.0:
             raise InputError(f"must be in [0, 1], got {self.prune_factor}", key=f"{self.name}.prune_factor")
+
+    @property
+    def taps(self) -> int:
+        """Taps of the fused kernel (the seed's 9 for its 3x3 blocks)."""
+        return self.kernel * self.kernel
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,8 @@ class SeedVariant:
     conv_quant_dram_scaled_by_cmid: bool  # (1-r) reduction on DRAM inputs x Cmid (True) or unscaled (False)
     decom_quant_ifmap_spad: bool  # decom prediction also removes (1-r) of ifmap-spad input energy
     add_energy_scaled_by_r: bool  # the additions replacing ternary multiplies priced at r x add energy
-    conv_mac_divisor: str  # "cin" (MACCs / block Cin) or "taps" (MACCs / 9)
-    fused_weights_per_group: bool  # W_f = (Cin/G)(Cmid/G) 9 Cout pf (True) or Cin Cmid 9 Cout pf
+    conv_mac_divisor: str  # "cin" (MACCs / block Cin) or "taps" (MACCs / kernel taps, the seed's 9)
+    fused_weights_per_group: bool  # W_f = (Cin/G)(Cmid/G) taps Cout pf (True) or Cin Cmid taps Cout pf
     pred_dram_factor: float  # pred_DRAM = factor x E(pred_glb)
     counts: OverheadCountRule = field(default_factory=OverheadCountRule)
 
@@ -131,7 +137,6 @@ class ArchonConstants:
     word_bits: int = 16
     index_bits: int = 10  # compressed fused-weight index format
     n_pes: int = 64
-    fused_taps: int = 9  # 3x3 fused kernel
 
 
 @dataclass(frozen=True)
@@ -367,7 +372,7 @@ def predict_conv(
         + level_dataspace_energy(result, names.weights_spad, "Weights")
     )
     e -= _arithmetic_energy(result, names)
-    divisor = block.cin if variant.conv_mac_divisor == "cin" else const.fused_taps
+    divisor = block.cin if variant.conv_mac_divisor == "cin" else block.taps
     e_uJ = e / PJ_PER_UJ + _prediction_compute_uJ(result.macs, divisor, r, variant, const)
     return PartCost(e_uJ, result.cycles // block.adders)
 
@@ -439,9 +444,9 @@ def overhead_action_counts(
 def fused_weight_count(
     block: FusedBlock, variant: SeedVariant, const: ArchonConstants = ArchonConstants()
 ) -> float:
-    """Surviving fused weights W_f of the block (prune_factor of the composed Cin x Cmid x 3x3 x Cout)."""
+    """Surviving fused weights W_f of the block (prune_factor of the composed Cin x Cmid x k x k x Cout)."""
     g = block.groups if variant.fused_weights_per_group else 1
-    return (block.cin / g) * (block.cmid / g) * const.fused_taps * block.cout * block.prune_factor
+    return (block.cin / g) * (block.cmid / g) * block.taps * block.cout * block.prune_factor
 
 
 def fusion_overhead(
