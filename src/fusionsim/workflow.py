@@ -32,6 +32,7 @@ import yaml
 import fusionsim
 from fusionsim.atomic_io import write_json, write_text
 from fusionsim.errors import InputError
+from fusionsim.spec.yaml_io import safe_load_strict
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
 TILES = ("full",)  # whole-layer jobs; the fusion-tiling issue adds real tiles
@@ -113,7 +114,7 @@ def load_accelerator(accel_dir: Path, name: str) -> Accelerator:
             key=f"accelerators.{name}",
             fix=f"create {manifest} or remove the accelerator from config.yaml",
         )
-    raw = yaml.safe_load(manifest.read_text()) or {}
+    raw = safe_load_strict(manifest.read_text()) or {}
 
     def path(key: str, value: Any, must_be_dir: bool = False) -> Path:
         if not isinstance(value, str):
@@ -499,7 +500,7 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
                 files = acc.files_for(layer.kind)
                 mk = (acc_name, layer.kind)
                 if mk not in mapper_cache:
-                    base = yaml.safe_load(files.mapper.read_text()) or {}
+                    base = safe_load_strict(files.mapper.read_text()) or {}
                     over = (config["accelerators"].get(acc_name) or {}).get("mapper")
                     settings = merge_mapper_settings(base, config["mapper"], over)
                     mapper_cache[mk] = content_hash(settings)
@@ -1008,7 +1009,7 @@ def fusion_layer_set(workload: str | Path, dataset: str, names: list[str] | None
 
 def _fusion_section(acc: Accelerator, need_levels: bool) -> dict[str, Any]:
     manifest = acc.root / "accelerator.yaml"
-    section = (yaml.safe_load(manifest.read_text()) or {}).get("fusion") or {}
+    section = (safe_load_strict(manifest.read_text()) or {}).get("fusion") or {}
     if acc.ert is None:
         raise InputError(
             "the fusion-tiling jobs need a shipped ERT",
@@ -1086,7 +1087,7 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
         ft.accelerators[name] = acc
         ft.fusion[name] = _fusion_section(acc, ft.searchable())
         files = acc.files_for("default")
-        base = yaml.safe_load(files.mapper.read_text()) or {}
+        base = safe_load_strict(files.mapper.read_text()) or {}
         over = (
             (config["accelerators"].get(name) or {}).get("mapper") if name in config["accelerators"] else None
         )

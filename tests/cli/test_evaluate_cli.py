@@ -47,6 +47,16 @@ def test_malformed_yaml(capsys, tmp_path: Path) -> None:
     one_line_error(code, err, str(bad), "malformed YAML", "line")
 
 
+def test_duplicate_key_is_an_error(capsys, tmp_path: Path) -> None:
+    """PyYAML keeps the last of two equal keys silently; a spec file must not change meaning that way."""
+    bad = tmp_path / "map.yaml"
+    text = (TINY / "conv1d_map.yaml").read_text()
+    bad.write_text(text.replace("type: temporal,", "type: temporal, type: spatial,", 1))
+    assert bad.read_text() != text
+    code, _, err = run(capsys, mapping=bad)
+    one_line_error(code, err, str(bad), "duplicate key 'type'", "line", "keep one")
+
+
 def test_unknown_component_class(capsys, tmp_path: Path) -> None:
     bad = tmp_path / "arch.yaml"
     bad.write_text((TINY / "arch.yaml").read_text().replace("class: smartbuffer_RF", "class: fancy_memory"))

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fusionsim.archon.predictive import (
     FUSIONET_STYLE,
     MOBILENET_STYLE,
@@ -40,6 +38,7 @@ from fusionsim.archon.tables import (
 from fusionsim.atomic_io import write_json, write_text
 from fusionsim.errors import InputError
 from fusionsim.model.result import EvalResult
+from fusionsim.spec.yaml_io import safe_load_strict
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
 VARIANTS = {"fusionet": FUSIONET_STYLE, "mobilenet": MOBILENET_STYLE}
@@ -78,7 +77,7 @@ def load_comparisons(path: str | Path, workloads_dir: str | Path) -> dict[str, C
     path = Path(path)
     if not path.is_file():
         raise InputError("comparisons file not found", file=path, key="fusion.comparisons_file")
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = safe_load_strict(path.read_text()) or {}
     out = {}
     for name, spec in raw.items():
 
@@ -132,7 +131,7 @@ def load_edges(path: str | Path, dataset: str, classes: int) -> dict[str, list[E
     groups), depthwise_channels (fused DW input correction, default the channel count on fused sides)}`.
     A side that is not listed keeps the layers derived from the network files."""
     path = Path(path)
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = safe_load_strict(path.read_text()) or {}
     bad = set(raw) - set(EDGE_SIDES) - {"description", "source"}
     if bad:
         raise InputError(f"unknown key (allowed: {' '.join(EDGE_SIDES)})", file=path, key=sorted(bad)[0])
@@ -494,7 +493,7 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
         plan.problems[pkey] = prob
         mk = (acc_name, layer.kind)
         if mk not in mapper_keys:
-            base = yaml.safe_load(files.mapper.read_text()) or {}
+            base = safe_load_strict(files.mapper.read_text()) or {}
             over = (config["accelerators"].get(acc_name) or {}).get("mapper")
             settings = merge_mapper_settings(base, config["mapper"], over)
             searchers = (base.get("mapper", base) or {}).get("num-threads")
@@ -626,7 +625,7 @@ def loops_from_mapping_yaml(path: str | os.PathLike) -> tuple:
     """Dense mapping loops (outermost first, `fusionsim.sparsity.imbalance.Loop`) of a Timeloop mapping YAML."""
     from fusionsim.sparsity.imbalance import Loop
 
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    data = safe_load_strict(Path(path).read_text()) or {}
     loops = []
     for d in data.get("mapping", []):
         if d.get("type") not in ("temporal", "spatial"):

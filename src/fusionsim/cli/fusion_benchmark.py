@@ -7,11 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
-
 from fusionsim.errors import InputError
 from fusionsim.fusion import benchmark_stage as bs
 from fusionsim.fusion.tables import TYPES
+from fusionsim.spec.yaml_io import safe_load_strict
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +51,7 @@ def _manifest(folder: str | None) -> tuple[dict, Path | None]:
     root = Path(folder)
     path = root / "accelerator.yaml"
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = safe_load_strict(path.read_text()) or {}
     except FileNotFoundError:
         raise InputError("no accelerator manifest", file=path, fix="point --accelerator at accelerators/<name>") from None
     return raw, root

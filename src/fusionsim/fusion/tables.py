@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from fusionsim.errors import InputError
+from fusionsim.spec.yaml_io import safe_load_strict
 
 TYPES = ("SLC", "Start", "LBLC", "ELBLC", "WCC", "EWCC", "OutWCC")
 
@@ -173,7 +174,7 @@ def load_layers(folder: str | Path) -> list[LayerShape]:
     shapes = []
     for path in sorted(files, key=_layer_number):
         try:
-            data = yaml.safe_load(path.read_text())
+            data = safe_load_strict(path.read_text())
         except yaml.YAMLError as exc:
             raise InputError(f"not valid YAML ({str(exc).splitlines()[0]})", file=path) from None
         shapes.append(_dims(data if isinstance(data, dict) else {}, path))

@@ -32,6 +32,7 @@ import numpy as np
 
 from fusionsim.atomic_io import write_text
 from fusionsim.errors import InputError
+from fusionsim.spec.yaml_io import safe_load_strict
 
 # canonical order of the outer (pass) loops when only factors are given
 DEFAULT_OUTER_ORDER = ("N", "M", "C", "P", "Q", "R", "S")
@@ -334,7 +335,7 @@ def read_loops(path: str | os.PathLike, sizes: Mapping[str, int] | None = None) 
     if _MAP_LOOP.search(text) and not text.lstrip().startswith(("{", "loops", "spatial")):
         return loops_from_map_txt(text)
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load_strict(text)
     except yaml.YAMLError as exc:
         raise InputError(
             f"not a map.txt nor valid YAML/JSON ({str(exc).splitlines()[0]})", file=path

@@ -28,6 +28,7 @@ import yaml
 
 from fusionsim.errors import InputError
 from fusionsim.sparsity.imbalance import Loop, PeWork, partition_nonzero_work
+from fusionsim.spec.yaml_io import safe_load_strict
 
 WEIGHT_KINDS = ("conv", "pointwise", "depthwise", "fc")
 KIND_ALIASES = {"dense": "fc", "fully_connected": "fc", "pw": "pointwise", "dw": "depthwise"}
@@ -153,7 +154,7 @@ def load_layer_specs(
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = safe_load_strict(path.read_text())
     except FileNotFoundError:
         raise InputError("workload file not found", file=path, fix="check the path") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from fusionsim.errors import InputError
+from fusionsim.spec.yaml_io import safe_load_strict
 
 LAYER_KINDS = ("conv", "pointwise", "depthwise", "fc", "pool")
 ENTRY_TYPES = (*LAYER_KINDS, "bottleneck")
@@ -103,7 +104,7 @@ def load_network(path: str | Path) -> Network:
     """Read and validate a network YAML; raises InputError naming the file and key on bad input."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = safe_load_strict(path.read_text())
     except FileNotFoundError:
         raise _err(
             path, "", "network file not found", "check the name under `networks` in config.yaml"
