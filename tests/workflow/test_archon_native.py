@@ -15,7 +15,9 @@ Asserted: the 5% bar where it holds (every FusioNet total and ratio; MobileNetV2
 for the MobileNetV2 cells that miss it, their documented causes (docs/report.md): the seed's per-PE inputs of
 eleven PW1 layers are stale (their grids do not reproduce the seed's own sparse cycles), and for equal cycles our
 mapper finds lower-energy mappings than the seed's Timeloop runs (the engine reproduces the seed's energy on the
-seed's own mapping), which the seed's (Cmid - 1) x DRAM-input corrections amplify.
+seed's own mapping), which the seed's (Cmid - 1) x DRAM-input corrections amplify: its MobileNet DW-prediction
+runs re-read their one input plane per M tile (1,070 uJ of its 3,930 uJ ARCHON total; without that traffic ours
+is within 5%).
 """
 
 from __future__ import annotations
@@ -244,11 +246,32 @@ def _stale_pe_work_deficit(seed_dir: Path) -> int:
     return deficit
 
 
+def _seed_dw_prediction_reread_uJ(seed_dir: Path, cmid: int, qtz_bits: int) -> float:
+    """Energy (uJ) the seed's MobileNet DW-prediction runs add by re-reading their one input plane from DRAM
+    per M tile: (r Cmid - 1) x the DRAM input energy above the compulsory reads (the input once, with halo);
+    (r Cmid - 1) is what the MobileNet copy's pred_conv_e formula multiplies E_DRAM,In by."""
+    from fusionsim.archon.predictive import storage_index
+    from fusionsim.timeloop import read_stats
+
+    r = qtz_bits / 16
+    excess = 0.0
+    for conv in sorted((seed_dir / "bottlenecks" / "fusion" / "predictions").glob("b*/conv")):
+        p = yaml.safe_load((conv / "prob" / "prob.yaml").read_text())["problem"]["instance"]
+        res = read_stats(conv / "output" / "timeloop-mapper.stats.txt")
+        ds = res.levels[storage_index(res, "dram")].dataspaces["Inputs"]
+        h = (p["P"] - 1) * p.get("Hstride", 1) + p["R"]
+        w = (p["Q"] - 1) * p.get("Wstride", 1) + p["S"]
+        compulsory = min(ds.reads, p["C"] * h * w)
+        excess += (r * cmid - 1) * ds.energy_pJ * (1 - compulsory / ds.reads) * 1e-6
+    return excess
+
+
 def test_fusionet_native_within_5pct_of_seed(native: dict) -> None:
     totals, ours_csv, seed_dir = native["fusionet"]
     seed = seed_totals(seed_dir / "result.csv")
     _print_tables("fusionet", totals, seed, ours_csv, seed_dir / "result.csv")
     assert _stale_pe_work_deficit(seed_dir) == 0  # the seed's per-PE inputs reproduce its sparse cycles
+    assert _seed_dw_prediction_reread_uJ(seed_dir, cmid=3456, qtz_bits=4) == 0  # its DW predictions read once
     bad = {k: f"{_gap(totals[k], seed[k]):+.2%}" for k in METRICS if abs(_gap(totals[k], seed[k])) > 0.05}
     assert not bad, bad
     for k in ("dense_cycles", "sparse_cycles", "archon_cycles"):  # every layer's cycles equal the seed's
@@ -271,6 +294,13 @@ def test_mobilenetv2_native_vs_seed(native: dict) -> None:
     # energies: same cycles, lower-energy mappings than the seed's Timeloop runs (never higher by > 1%)
     for k in ("dense_energy_uJ", "sparse_energy_uJ", "archon_energy_uJ"):
         assert totals[k] < seed[k] * 1.01, (k, totals[k], seed[k])
+    # ARCHON energy: nearly all of the gap is the seed's DW-prediction runs re-reading their input plane per
+    # M tile (ours read it once, as the real depthwise and the seed's FusioNet runs do); without that traffic
+    # the seed's total is within 5% of ours
+    excess = _seed_dw_prediction_reread_uJ(seed_dir, cmid=864, qtz_bits=4)
+    print(f"seed DW-prediction input re-reads: {excess:.1f} uJ of the {seed['archon_energy_uJ']:.1f} uJ total")
+    assert excess > 0.8 * (seed["archon_energy_uJ"] - totals["archon_energy_uJ"])
+    assert abs(_gap(totals["archon_energy_uJ"], seed["archon_energy_uJ"] - excess)) < 0.05
 
 
 # ------------------------------------------------------------------------------------------ inputs (fast)
