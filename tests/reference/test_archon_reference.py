@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fusionsim.archon.predictive import VARIANT_BY_NETWORK, FusedBlock, fused_block_costs
 from fusionsim.archon.tables import (
@@ -41,6 +42,8 @@ STATS = "output/timeloop-mapper.stats.txt"
 
 @dataclass
 class SeedNet:
+    """One seed network's lists (tests/data/seed_archon_networks.yaml)."""
+
     base_cin: list[int]
     base_cmid: list[int]
     base_groups: int
@@ -51,56 +54,18 @@ class SeedNet:
     strides: dict[int, int]
     groups: int
     prune: float
+    variant: str
     head: list[tuple[str, int, int | None]]
     head_fused: list[tuple[str, int, int | None]]
     tail: list[tuple[str, int, int | None]]
     tail_fused: list[tuple[str, int, int | None]]
-    sparse_swap_blocks: bool = False  # block rows label sparse PW2/DW cycles swapped
-    sparse_swap_total: bool = False  # total row labels them swapped
+    swap_blocks: bool = False  # block rows label sparse PW2/DW cycles swapped
+    swap_total: bool = False  # total row labels them swapped
 
 
-NETS = {
-    "fusionet": SeedNet(
-        base_cin=[24] + [60] * 4 + [120] * 8 + [240] * 2,
-        base_cmid=[240] * 4 + [480] * 8 + [960] * 3,
-        base_groups=3,
-        cin=[32] * 4 + [64] * 4 + [96] * 8,
-        cmid=[2368] * 8 + [3456] * 8,
-        cout=[32] * 3 + [64] * 4 + [96] * 8 + [160],
-        p=[32] * 3 + [16] * 4 + [8] * 9,
-        strides={4: 2, 8: 2},
-        groups=4,
-        prune=0.014,
-        head=[("conv1", 1, None), ("PW1", 1, None), ("DW1", 1, None)],
-        head_fused=[("conv1", 1, None), ("PW1", 4, None), ("DW1", 1, 32)],
-        tail=[("GPW1", 4, None), ("FC1", 1, None)],
-        tail_fused=[("PW1", 1, None), ("FC1", 1, None)],
-        sparse_swap_total=True,
-    ),
-    "mobilenet": SeedNet(
-        base_cin=[16] + [24] * 2 + [32] * 3 + [64] * 4 + [96] * 3 + [160] * 3,
-        base_cmid=[6 * c for c in [16] + [24] * 2 + [32] * 3 + [64] * 4 + [96] * 3 + [160] * 3],
-        base_groups=1,
-        cin=[16] + [24] * 3 + [32] * 4 + [40] * 6,
-        cmid=[864] * 14,
-        cout=[24] * 3 + [32] * 4 + [40] * 6 + [80],
-        p=[32] * 3 + [16] * 4 + [8] * 7,
-        strides={4: 2, 8: 2},
-        groups=1,
-        prune=0.013,
-        head=[("conv1", 1, None), ("PW1", 1, None), ("DW1", 1, None), ("PW2", 1, None)],
-        head_fused=[("conv1", 1, None), ("PW1", 1, None), ("DW1", 1, 32), ("PW2", 1, None)],
-        tail=[("PW1", 1, None), ("FC1", 1, None)],
-        tail_fused=[("PW1", 1, None), ("FC1", 1, None)],
-        sparse_swap_blocks=True,
-    ),
-}
-
-# the seed's §6 network totals (cifar10), computed from its result.csv files
-SEED_FINAL = {
-    "mobilenet": (4132672, 1512504, 718116, 5.75, 2.11, 3665.5, 3385.0, 3929.6),
-    "fusionet": (2253232, 647552, 636988, 3.54, 1.02, 2283.1, 2147.0, 5234.0),
-}
+_SEED = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "seed_archon_networks.yaml").read_text())
+NETS = {net: SeedNet(**spec) for net, spec in _SEED["networks"].items()}
+SEED_FINAL = {net: tuple(v) for net, v in _SEED["final"].items()}  # the seed's §6 totals (cifar10)
 
 
 def build_network(root: Path, net: str) -> dict:
@@ -221,7 +186,7 @@ def compare_network(root: Path, net: str, ours: dict, cmp: Cmp) -> None:
     for k, line in enumerate(t[1:]):
         row = ours["sparse"][k].row("sparse_")
         for col, val in zip(t[0], line, strict=True):
-            cmp.cell(f"{net} sparse b{k + 1} {col}", row[_our_col(col, cfg.sparse_swap_blocks)], float(val))
+            cmp.cell(f"{net} sparse b{k + 1} {col}", row[_our_col(col, cfg.swap_blocks)], float(val))
     # fusion_results.csv and fusion_overhead.csv
     for name, getter in (
         ("fusion_results", lambda f: f.row()),
@@ -242,7 +207,7 @@ def compare_network(root: Path, net: str, ours: dict, cmp: Cmp) -> None:
             continue
         if line[0] in ours_by_block:
             r = ours_by_block[line[0]]
-            swapped = cfg.sparse_swap_total if line[0] == "total" else cfg.sparse_swap_blocks
+            swapped = cfg.swap_total if line[0] == "total" else cfg.swap_blocks
             for col, val in zip(header[1:], line[1:], strict=True):
                 cmp.cell(f"{net} res {line[0]} {col}", float(r[_our_col(col, swapped)]), float(val))
         elif line[0] in summary:
@@ -260,7 +225,7 @@ def compare_network(root: Path, net: str, ours: dict, cmp: Cmp) -> None:
         assert line[1] == r["layer"]
         is_block = r["layer"].startswith("b") and r["layer"][1:].isdigit()
         for col, val in zip(header[1:], line[2:], strict=True):
-            our = SWAP_RESULT.get(col, col) if (is_block and cfg.sparse_swap_blocks) else col
+            our = SWAP_RESULT.get(col, col) if (is_block and cfg.swap_blocks) else col
             cmp.cell(f"{net} result {line[1]} {col}", float(r[our]), float(val))
 
 

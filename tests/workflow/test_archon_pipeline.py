@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fusionsim.archon.pipeline import write_comparison, write_fused_block
 from fusionsim.archon.tables import FINAL_COLUMNS, read_sparse_cycles
@@ -28,52 +29,9 @@ from fusionsim.archon.tables import FINAL_COLUMNS, read_sparse_cycles
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 STATS = "output/timeloop-mapper.stats.txt"
-SEED_FINAL = {  # seed §6, cifar10: C_dense, C_sparse, C_archon, x dense, x sparse, E_dense, E_sparse, E_archon
-    "fusionet": (2253232, 647552, 636988, 3.54, 1.02, 2283.1, 2147.0, 5234.0),
-    "mobilenet": (4132672, 1512504, 718116, 5.75, 2.11, 3665.5, 3385.0, 3929.6),
-}
-
-# the seed's network lists (seed-fusion-timeloop.md 2.2, 2.3) and head/tail scalings (4.7)
-SEED = {
-    "fusionet": dict(
-        base_cin=[24] + [60] * 4 + [120] * 8 + [240] * 2,
-        base_cmid=[240] * 4 + [480] * 8 + [960] * 3,
-        base_groups=3,
-        cin=[32] * 4 + [64] * 4 + [96] * 8,
-        cmid=[2368] * 8 + [3456] * 8,
-        cout=[32] * 3 + [64] * 4 + [96] * 8 + [160],
-        p=[32] * 3 + [16] * 4 + [8] * 9,
-        strides={4: 2, 8: 2},
-        groups=4,
-        prune=0.014,
-        variant="fusionet",
-        head=[("conv1", 1, None), ("PW1", 1, None), ("DW1", 1, None)],
-        head_fused=[("conv1", 1, None), ("PW1", 4, None), ("DW1", 1, 32)],
-        tail=[("GPW1", 4, None), ("FC1", 1, None)],
-        tail_fused=[("PW1", 1, None), ("FC1", 1, None)],
-        swap_total=True,
-        swap_blocks=False,
-    ),
-    "mobilenet": dict(
-        base_cin=[16] + [24] * 2 + [32] * 3 + [64] * 4 + [96] * 3 + [160] * 3,
-        base_cmid=[6 * c for c in [16] + [24] * 2 + [32] * 3 + [64] * 4 + [96] * 3 + [160] * 3],
-        base_groups=1,
-        cin=[16] + [24] * 3 + [32] * 4 + [40] * 6,
-        cmid=[864] * 14,
-        cout=[24] * 3 + [32] * 4 + [40] * 6 + [80],
-        p=[32] * 3 + [16] * 4 + [8] * 7,
-        strides={4: 2, 8: 2},
-        groups=1,
-        prune=0.013,
-        variant="mobilenet",
-        head=[("conv1", 1, None), ("PW1", 1, None), ("DW1", 1, None), ("PW2", 1, None)],
-        head_fused=[("conv1", 1, None), ("PW1", 1, None), ("DW1", 1, 32), ("PW2", 1, None)],
-        tail=[("PW1", 1, None), ("FC1", 1, None)],
-        tail_fused=[("PW1", 1, None), ("FC1", 1, None)],
-        swap_total=False,
-        swap_blocks=True,
-    ),
-}
+# the seed's network lists, head/tail scalings and §6 totals (shared with tests/reference/test_archon_reference.py)
+_SEED = yaml.safe_load((REPO / "tests" / "data" / "seed_archon_networks.yaml").read_text())
+SEED, SEED_FINAL = _SEED["networks"], {net: tuple(v) for net, v in _SEED["final"].items()}
 
 
 def _read(path: Path) -> list[list[str]]:
