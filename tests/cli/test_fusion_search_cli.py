@@ -102,3 +102,43 @@ def test_latency_without_cycle_tables(example, capsys) -> None:
     costs, layers = example
     res = run(capsys, "--costs", str(costs), "--layers", str(layers), *LEVELS, "--objective", "latency")
     assert_one_line_error(*res, "cycle tables")
+
+
+def test_graph_json_gives_the_cli_residual_edges(example, capsys) -> None:
+    """`--layers DIR/graph.json` (as `fusion-benchmark` writes it) reaches the CLI. AlexNet's conv4 then conv5
+    twice (all 13x13x384 out) with their tables: a chain graph changes nothing; adding layer 0's output to layer
+    2's makes layer 2 read it again: from DRAM layer by layer (13x13x384 words more), on chip inside the fused
+    stack (it fits the 65,536-word output level); the seed variants refuse the graph."""
+    costs, layers = example
+    conv4, conv5 = ((layers / f"AlexNet_layer0{i}.yaml").read_text() for i in (3, 4))
+    shutil.rmtree(layers)
+    layers.mkdir()
+    for i, text in enumerate((conv4, conv5, conv5), start=1):
+        (layers / f"Net_layer{i:02d}.yaml").write_text(text)
+    for table in costs.glob("*.json"):
+        edit(table, lambda d: d.update({"1": d["3"], "2": d["4"], "3": d["4"]}) or d.pop("4"))
+    args = ["--costs", str(costs), "--layers", str(layers), *LEVELS, "--json"]
+    chain = json.loads(run(capsys, *args)[1])
+    (layers / "graph.json").write_text(json.dumps({"srcs": [None, 0, 1], "adds": {}}))
+    assert json.loads(run(capsys, *args)[1]) | {"seconds": 0} == chain | {"seconds": 0}
+    (layers / "graph.json").write_text(json.dumps({"srcs": [None, 0, 1], "adds": {"2": [0]}}))
+    code, out, _ = run(capsys, *args)
+    residual = json.loads(out)
+    dram_uj_per_word = (700.85 - 700.26) / (13 * 13 * 384)  # ELBLC - LBLC of the last layer at full width
+    extra = residual["layer_by_layer_uJ"] - chain["layer_by_layer_uJ"]
+    assert code == 0 and extra == pytest.approx(13 * 13 * 384 * dram_uj_per_word, rel=0.05)
+    assert [st["layers"] for st in residual["stacks"]] == [[0, 2]]
+    assert residual["fused_uJ"] == pytest.approx(chain["fused_uJ"])
+    res = run(capsys, *args[:-1], "--variant", "deepfrack-fast")
+    assert_one_line_error(*res, "graph.json", "chains only", "--variant exact")
+
+
+def test_bad_graph_json(example, capsys) -> None:
+    costs, layers = example
+    args = ["--costs", str(costs), "--layers", str(layers), *LEVELS, "--json"]
+    (layers / "graph.json").write_text('{"srcs": [null, 0, 1,')
+    assert_one_line_error(*run(capsys, *args), "graph.json", "malformed JSON")
+    (layers / "graph.json").write_text(json.dumps({"srcs": [None, 0, 1]}))
+    assert_one_line_error(*run(capsys, *args), "graph.json", "key 'srcs'", "4 layers")
+    (layers / "graph.json").write_text(json.dumps({"srcs": [None, 0, 1, 2], "adds": {"2": [3]}}))
+    assert_one_line_error(*run(capsys, *args), "graph.json", "adds[2]", "does not run before it")

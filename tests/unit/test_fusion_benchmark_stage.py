@@ -208,7 +208,7 @@ def test_graph_json_must_match_the_layers(tmp_path: Path) -> None:
     layers = layers_of([(8, 16, 6, 3), (16, 16, 6, 3)])
     bs.write_layer_set(bs.LayerSet(tuple(layers), (None, 0)), tmp_path)
     (tmp_path / "graph.json").write_text(json.dumps({"srcs": [None]}))
-    with pytest.raises(InputError, match="one entry per layer"):
+    with pytest.raises(InputError, match="one layer index or null per layer"):
         bs.load_layer_set(tmp_path)
     (tmp_path / "graph.json").unlink()
     assert len(build_workload(load_layers(tmp_path))) == len(bs.load_layer_set(tmp_path)) == 2

@@ -5,21 +5,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from fusionsim.errors import InputError
 from fusionsim.fusion.costs import StackCoster
 from fusionsim.fusion.deepfrack_compat import VARIANTS, search_seed
 from fusionsim.fusion.plan import BufferLevels, FusionPlan, Level
 from fusionsim.fusion.search import OBJECTIVES, check_capacity, search_exact
-from fusionsim.fusion.tables import load_layers, load_tables, validate_tables
-from fusionsim.fusion.workload import build_workload
+from fusionsim.fusion.tables import load_tables, validate_tables
+from fusionsim.fusion.workload import is_chain, load_workload
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("fusion-search", help=__doc__.split(": ", 1)[1],
                               description=__doc__.split(": ", 1)[1])
     p.add_argument("--costs", required=True, help="folder with <TYPE>.json cost tables (SLC, Start, ... OutWCC)")
-    p.add_argument("--layers", required=True, help="folder with one Timeloop problem YAML per layer, numbered")
+    p.add_argument("--layers", required=True,
+                   help="folder with one Timeloop problem YAML per layer, numbered, and optionally graph.json "
+                        "with residual/branch edges (srcs, adds; a chain without it)")
     p.add_argument("--weights-level", required=True, metavar="NAME:WORDS", help="level holding cached weights")
     p.add_argument("--inputs-level", required=True, metavar="NAME:WORDS", help="level holding input tiles")
     p.add_argument("--outputs-level", required=True, metavar="NAME:WORDS", help="level holding output tiles")
@@ -36,14 +39,17 @@ def plan_from_args(args: argparse.Namespace) -> FusionPlan:
     levels = BufferLevels(Level.parse(args.weights_level, "--weights-level"),
                           Level.parse(args.inputs_level, "--inputs-level"),
                           Level.parse(args.outputs_level, "--outputs-level"))
-    shapes = load_layers(args.layers)
+    workload = load_workload(args.layers)
+    shapes = [lay.shape for lay in workload.layers]
     tables = load_tables(args.costs)
     validate_tables(tables, shapes)
-    workload = build_workload(shapes)
     if args.variant == "exact":
         return search_exact(workload, tables, levels, args.objective)
     if args.objective != "energy":
         raise InputError(f"{args.variant} only minimises energy", key="--objective", fix="use --variant exact")
+    if not is_chain(workload):
+        raise InputError(f"{args.variant} searches chains only; graph.json has skip or branch edges",
+                         file=Path(args.layers) / "graph.json", fix="use --variant exact")
     if len(shapes) > 1:
         check_capacity(StackCoster(workload, tables, levels))
     return search_seed(tables, shapes, levels, args.variant)

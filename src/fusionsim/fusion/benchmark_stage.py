@@ -522,19 +522,9 @@ def write_layer_set(layer_set: LayerSet, folder: str | Path) -> list[Path]:
 
 def load_layer_set(folder: str | Path) -> Any:
     """The search `Workload` of a layer folder: `graph.json` edges when present, else a chain."""
-    from fusionsim.fusion.workload import build_workload
+    from fusionsim.fusion.workload import load_workload
 
-    folder = Path(folder)
-    shapes = load_layers(folder)
-    graph_file = folder / "graph.json"
-    if not graph_file.is_file():
-        return build_workload(shapes)
-    graph = json.loads(graph_file.read_text())
-    srcs = graph.get("srcs")
-    if not isinstance(srcs, list) or len(srcs) != len(shapes):
-        raise InputError(f"srcs must list one entry per layer ({len(shapes)})", file=graph_file, key="srcs")
-    adds = {int(k): [int(x) for x in v] for k, v in (graph.get("adds") or {}).items()}
-    return build_workload(shapes, srcs, adds)
+    return load_workload(folder)
 
 
 def layers_of(layer_set: LayerSet | Iterable[BenchLayer]) -> list[BenchLayer]:

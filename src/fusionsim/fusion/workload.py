@@ -7,11 +7,13 @@ tensor live: on chip inside a stack (counted against capacity) or spilled to DRA
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from fusionsim.errors import InputError
-from fusionsim.fusion.tables import LayerShape
+from fusionsim.fusion.tables import LayerShape, load_layers
 from fusionsim.tiling.propagate import LayerGeom, infer_link
 
 
@@ -86,3 +88,40 @@ def build_workload(shapes: Sequence[LayerShape], srcs: Sequence[int | None] | No
             notes.append(note)
         layers.append(FusionLayer(sh, geom, src, tuple(adds.get(idx, ())), fusable))
     return Workload(tuple(layers), tuple(notes))
+
+
+def load_workload(folder: str | Path) -> Workload:
+    """The workload of a layer folder: numbered problem YAMLs, plus the data edges of an optional `graph.json`
+    (`srcs`: the layer each one reads, null for the network input; `adds`: residual operands); else a chain."""
+    folder = Path(folder)
+    shapes = load_layers(folder)
+    graph_file = folder / "graph.json"
+    if not graph_file.is_file():
+        return build_workload(shapes)
+    try:
+        graph = json.loads(graph_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON at line {exc.lineno}: {exc.msg}", file=graph_file,
+                         fix="correct the JSON or remove the file for a chain") from None
+    if not isinstance(graph, dict):
+        raise InputError("expected an object with srcs and adds", file=graph_file, fix="see docs/fusion-search.md")
+    srcs, adds = graph.get("srcs"), graph.get("adds") or {}
+    if not isinstance(srcs, list) or len(srcs) != len(shapes) or not all(
+        s is None or isinstance(s, int) for s in srcs
+    ):
+        raise InputError(f"must list one layer index or null per layer ({len(shapes)} layers)", file=graph_file,
+                         key="srcs", fix="srcs[i] = the 0-based layer that layer i reads, null for the input")
+    try:
+        edges = {int(k): [int(x) for x in v] for k, v in adds.items()}
+    except (AttributeError, TypeError, ValueError):
+        raise InputError("must map a layer index to the list of layers added to its output", file=graph_file,
+                         key="adds", fix='e.g. {"5": [2]}') from None
+    try:
+        return build_workload(shapes, srcs, edges)
+    except InputError as exc:
+        raise InputError(exc.message, file=graph_file, key=exc.key, fix=exc.fix) from None
+
+
+def is_chain(workload: Workload) -> bool:
+    """True when every layer reads the one before it and nothing is added (what the seed's search handles)."""
+    return all(lay.src == (i - 1 if i else None) and not lay.adds for i, lay in enumerate(workload.layers))
