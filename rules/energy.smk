@@ -16,10 +16,10 @@ rule build_ert:
         art=f"{OUT}/ert/{{accel}}/ART.yaml",
     log:
         f"{OUT}/logs/build_ert/{{accel}}.log",
-    conda:
-        CONDA_ENV
     wildcard_constraints:
         accel=wildcard_pattern(PLAN.ert_build_names()),
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=5,

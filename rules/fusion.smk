@@ -14,11 +14,11 @@ rule fused_block:
         f"{OUT}/archon/{{cmp}}/{{dataset}}/blocks/{{block}}.json",
     log:
         f"{OUT}/logs/fused_block/{{cmp}}/{{dataset}}/{{block}}.log",
-    conda:
-        CONDA_ENV
     wildcard_constraints:
         cmp=r"[A-Za-z0-9_-]+",
         block=r"b[0-9]+",
+    conda:
+        CONDA_ENV
     params:
         block=lambda wc: COMPARISON.fused_block_params(wc.cmp, wc.dataset, wc.block),
         model_version=MODEL_VERSION,

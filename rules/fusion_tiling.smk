@@ -20,10 +20,10 @@ rule write_fusion_layers:
         directory(f"{OUT}/fusion_tiling/{{net}}/layers"),
     log:
         f"{OUT}/logs/write_fusion_layers/{{net}}.log",
-    conda:
-        CONDA_ENV
     wildcard_constraints:
         net=wildcard_pattern(FUSION_TILING.network_names()),
+    conda:
+        CONDA_ENV
     params:
         dataset=lambda wc: FUSION_TILING.datasets[wc.net],
         layers=lambda wc: FUSION_TILING.layer_names[wc.net],
@@ -62,18 +62,22 @@ rule collect_fusion_costs:
     input:
         unpack(lambda wc: FUSION_TILING.costs_inputs(wc.net, wc.accel)),
     output:
-        tables=expand(f"{OUT}/fusion_tiling/{{{{net}}}}/{{{{accel}}}}/costs/{{kind}}.json", kind=FUSION_TILING.types),
+        tables=expand(
+            f"{OUT}/fusion_tiling/{{{{net}}}}/{{{{accel}}}}/costs/{{kind}}.json",
+            kind=FUSION_TILING.types,
+        ),
         cycles=expand(
-            f"{OUT}/fusion_tiling/{{{{net}}}}/{{{{accel}}}}/costs/{{kind}}_cycles.json", kind=FUSION_TILING.types
+            f"{OUT}/fusion_tiling/{{{{net}}}}/{{{{accel}}}}/costs/{{kind}}_cycles.json",
+            kind=FUSION_TILING.types,
         ),
         costs=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/costs/costs.json",
     log:
         f"{OUT}/logs/collect_fusion_costs/{{net}}/{{accel}}.log",
-    conda:
-        CONDA_ENV
     wildcard_constraints:
         net=wildcard_pattern(FUSION_TILING.network_names()),
         accel=wildcard_pattern(FUSION_TILING.accel_names()),
+    conda:
+        CONDA_ENV
     params:
         uses=lambda wc: FUSION_TILING.uses[(wc.net, wc.accel)],
         model_version=MODEL_VERSION,
@@ -93,11 +97,11 @@ rule search_fusion_plan:
         comparison=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/comparison.csv",
     log:
         f"{OUT}/logs/search_fusion_plan/{{net}}/{{accel}}.log",
-    conda:
-        CONDA_ENV
     wildcard_constraints:
         net=wildcard_pattern(FUSION_TILING.network_names()),
         accel=wildcard_pattern(FUSION_TILING.accel_names()),
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=30,

@@ -39,7 +39,11 @@ rule map_layer:
 
 rule collect_layer:
     input:
-        unpack(lambda wc: PLAN.collect_inputs(wc.net, wc.dataset, wc.accel, wc.layer, wc.tile)),
+        unpack(
+            lambda wc: PLAN.collect_inputs(
+                wc.net, wc.dataset, wc.accel, wc.layer, wc.tile
+            )
+        ),
     output:
         problem=f"{OUT}/{{net}}/{{dataset}}/{{accel}}/layers/{{layer}}/{{tile}}/problem.yaml",
         mapping=f"{OUT}/{{net}}/{{dataset}}/{{accel}}/layers/{{layer}}/{{tile}}/mapping.yaml",

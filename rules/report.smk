@@ -14,7 +14,11 @@ rule write_comparison:
             f"{OUT}/archon/{{cmp}}/{{dataset}}/res.csv",
             category="Per network",
             subcategory="{cmp} {dataset}",
-            labels={"network": "{cmp}", "dataset": "{dataset}", "table": "res.csv (blocks)"},
+            labels={
+                "network": "{cmp}",
+                "dataset": "{dataset}",
+                "table": "res.csv (blocks)",
+            },
         ),
         res_md=f"{OUT}/archon/{{cmp}}/{{dataset}}/res.md",
         summary=f"{OUT}/archon/{{cmp}}/{{dataset}}/res_summary.csv",
@@ -23,28 +27,40 @@ rule write_comparison:
             f"{OUT}/archon/{{cmp}}/{{dataset}}/result.csv",
             category="Per network",
             subcategory="{cmp} {dataset}",
-            labels={"network": "{cmp}", "dataset": "{dataset}", "table": "result.csv (network)"},
+            labels={
+                "network": "{cmp}",
+                "dataset": "{dataset}",
+                "table": "result.csv (network)",
+            },
         ),
         result_md=f"{OUT}/archon/{{cmp}}/{{dataset}}/result.md",
         energy_png=report(
             f"{OUT}/archon/{{cmp}}/{{dataset}}/block_energy.png",
             category="Per network",
             subcategory="{cmp} {dataset}",
-            labels={"network": "{cmp}", "dataset": "{dataset}", "table": "per-block energy"},
+            labels={
+                "network": "{cmp}",
+                "dataset": "{dataset}",
+                "table": "per-block energy",
+            },
         ),
         speedup_png=report(
             f"{OUT}/archon/{{cmp}}/{{dataset}}/block_speedup.png",
             category="Per network",
             subcategory="{cmp} {dataset}",
-            labels={"network": "{cmp}", "dataset": "{dataset}", "table": "per-block speedup"},
+            labels={
+                "network": "{cmp}",
+                "dataset": "{dataset}",
+                "table": "per-block speedup",
+            },
         ),
         totals=f"{OUT}/archon/{{cmp}}/{{dataset}}/totals.json",
     log:
         f"{OUT}/logs/write_comparison/{{cmp}}/{{dataset}}.log",
-    conda:
-        CONDA_ENV
     wildcard_constraints:
         cmp=r"[A-Za-z0-9_-]+",
+    conda:
+        CONDA_ENV
     params:
         tables=lambda wc: COMPARISON.comparison_params(wc.cmp, wc.dataset),
         sigma=config["fusion"]["sigma"],
@@ -58,9 +74,17 @@ rule write_final_table:
     input:
         totals=lambda wc: COMPARISON.totals_inputs(),
     output:
-        csv=report(f"{OUT}/report/final.csv", category="Final comparison", labels={"table": "final.csv"}),
+        csv=report(
+            f"{OUT}/report/final.csv",
+            category="Final comparison",
+            labels={"table": "final.csv"},
+        ),
         md=f"{OUT}/report/final.md",
-        png=report(f"{OUT}/report/speedup.png", category="Final comparison", labels={"table": "speedups"}),
+        png=report(
+            f"{OUT}/report/speedup.png",
+            category="Final comparison",
+            labels={"table": "speedups"},
+        ),
     log:
         f"{OUT}/logs/write_final_table.log",
     conda:
@@ -75,7 +99,11 @@ rule write_area_table:
         main=lambda wc: COMPARISON.area_inputs()["main"],
         overhead=lambda wc: COMPARISON.area_inputs()["overhead"],
     output:
-        csv=report(f"{OUT}/report/area.csv", category="Final comparison", labels={"table": "area"}),
+        csv=report(
+            f"{OUT}/report/area.csv",
+            category="Final comparison",
+            labels={"table": "area"},
+        ),
         md=f"{OUT}/report/area.md",
     log:
         f"{OUT}/logs/write_area_table.log",

@@ -13,10 +13,10 @@ rule prune_network:
         label=f"{OUT}/sparsity/{{base}}/{{dataset}}/pruned.h5.json",
     log:
         f"{OUT}/logs/prune_network/{{base}}/{{dataset}}.log",
-    conda:
-        "../envs/sparsity.yaml"
     wildcard_constraints:
         base=r"[A-Za-z0-9_-]+",
+    conda:
+        "../envs/sparsity.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
@@ -36,10 +36,10 @@ rule adjust_sparse:
         f"{OUT}/sparsity/{{base}}/{{dataset}}/sparse_layers.csv",
     log:
         f"{OUT}/logs/adjust_sparse/{{base}}/{{dataset}}.log",
-    conda:
-        CONDA_ENV
     wildcard_constraints:
         base=r"[A-Za-z0-9_-]+",
+    conda:
+        CONDA_ENV
     params:
         dataset=lambda wc: wc.dataset,
         layers=lambda wc: COMPARISON.sparse_layer_names(wc.base, wc.dataset),

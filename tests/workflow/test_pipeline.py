@@ -31,6 +31,17 @@ def test_lint_is_clean() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_snakefmt_clean() -> None:
+    """The Snakefile and rules/*.smk keep snakefmt's layout (the Snakemake catalog's standard)."""
+    snakefmt = Path(SNAKEMAKE).with_name("snakefmt")
+    if not snakefmt.exists():
+        pytest.skip(f"snakefmt not installed beside {SNAKEMAKE} (pip install -e '.[test]')")
+    proc = subprocess.run(
+        [str(snakefmt), "--check", "Snakefile", "rules"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, f"run `snakefmt Snakefile rules`:\n{proc.stdout}{proc.stderr}"
+
+
 @pytest.mark.parametrize("profile", ["local", "slurm"])
 def test_dry_run_with_each_profile(tmp_path: Path, profile: str) -> None:
     jobs = dry_run_jobs(tmp_path) if profile == "local" else None
