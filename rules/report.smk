@@ -80,6 +80,12 @@ rule write_final_table:
             labels={"table": "final.csv"},
         ),
         md=f"{OUT}/report/final.md",
+        reference=report(
+            f"{OUT}/report/final_vs_reference.csv",
+            category="Final comparison",
+            labels={"table": "vs published totals"},
+        ),
+        reference_md=f"{OUT}/report/final_vs_reference.md",
         png=report(
             f"{OUT}/report/speedup.png",
             category="Final comparison",
@@ -89,6 +95,8 @@ rule write_final_table:
         f"{OUT}/logs/write_final_table.log",
     conda:
         CONDA_ENV
+    params:
+        references=COMPARISON.references(),
     script:
         "../scripts/write_final_table.py"
 

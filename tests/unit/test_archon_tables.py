@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fusionsim.archon.area import archon_area_spec, area_csv, area_table, baseline_area_spec
 from fusionsim.archon.predictive import FusedBlockCosts, OverheadBreakdown, PartCost
 from fusionsim.archon.tables import (
     FINAL_COLUMNS,
+    REFERENCE_COLUMNS,
     RES_COLUMNS,
     RESULT_COLUMNS,
     NamedLayer,
@@ -106,6 +109,36 @@ def test_res_result_and_final_tables() -> None:
         final_rows({("net", "x"): {**t, "fusion_cycles": 0}})
     assert to_csv(rows, RES_COLUMNS).splitlines()[0].startswith("block,PW1_e,DW_e")
     assert to_markdown(res, RESULT_COLUMNS).count("\n") == len(res) + 2
+
+
+def test_final_table_against_published_totals(tmp_path) -> None:
+    """final_vs_reference lists ours, the reference and the gap for each total a comparison states."""
+    import csv
+
+    from fusionsim.archon.pipeline import load_comparisons
+    from fusionsim.archon.tables import write_final_table
+
+    totals = {("net", "cifar10"): {"dense_cycles": 1000.0, "sparse_cycles": 500.0, "fusion_cycles": 250.0,
+                                   "dense_energy_uJ": 10.0, "sparse_energy_uJ": 8.0, "fusion_energy_uJ": 5.0},
+              ("net", "cifar100"): {"dense_cycles": 1000.0, "sparse_cycles": 500.0, "fusion_cycles": 250.0,
+                                    "dense_energy_uJ": 10.0, "sparse_energy_uJ": 8.0, "fusion_energy_uJ": 5.0}}
+    refs = {"net": ("paper", {"cifar10": {"archon_cycles": 200.0, "speedup_vs_dense": 4.0}})}
+    write_final_table(totals, tmp_path, refs)
+    rows = list(csv.DictReader(open(tmp_path / "final_vs_reference.csv")))
+    assert [(r["dataset"], r["total"]) for r in rows] == [("cifar10", "archon_cycles"), ("cifar10", "speedup_vs_dense")]
+    assert float(rows[0]["gap_pct"]) == pytest.approx(25.0) and float(rows[1]["gap_pct"]) == pytest.approx(0.0)
+    assert rows[0]["source"] == "paper" and (tmp_path / "final_vs_reference.md").exists()
+    write_final_table(totals, tmp_path)  # no references: header only
+    assert (tmp_path / "final_vs_reference.csv").read_text().strip() == ",".join(REFERENCE_COLUMNS)
+    # the comparisons file's `reference:` is checked key by key
+    base = "x:\n  baseline: shufflenet\n  fused: fusionet\n  variant: fusionet\n  prune_factor: 0.01\n"
+    f = tmp_path / "comparisons.yaml"
+    for bad, key in (("{cifar10: {archon_cyc: 1}}", "x.reference.cifar10.archon_cyc"),
+                     ("{cifar10: {archon_cycles: -1}}", "x.reference.cifar10.archon_cycles"),
+                     ("[1, 2]", "x.reference")):
+        f.write_text(base + f"  reference: {bad}\n")
+        with pytest.raises(InputError, match=key.replace(".", r"\.")):
+            load_comparisons(f, Path(__file__).resolve().parents[2] / "workloads")
 
 
 def test_write_table_and_plots(tmp_path) -> None:

@@ -229,6 +229,11 @@ def test_c_comparison_runs_from_one_command(reduced_run: Path) -> None:
     rows = list(csv.DictReader(open(out / "report/final.csv")))
     assert [r["network"] for r in rows] == ["fusionet"]
     assert float(rows[0]["speedup_vs_dense"]) > 1.0
+    # the comparisons file's published totals (the seed's section 6) against ours, one row per total
+    ref = {r["total"]: r for r in csv.DictReader(open(out / "report/final_vs_reference.csv"))}
+    assert set(ref) == set(FINAL_COLUMNS[2:10]) and {r["network"] for r in ref.values()} == {"fusionet"}
+    assert float(ref["dense_cycles"]["reference"]) == SEED_FINAL["fusionet"][0]
+    assert float(ref["dense_cycles"]["ours"]) == float(rows[0]["dense_cycles"])
     again = _snakemake(reduced_run, "-n", "-q")
     assert (
         again.returncode == 0

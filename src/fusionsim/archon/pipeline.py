@@ -28,6 +28,7 @@ from fusionsim.archon.predictive import (
     fused_block_costs,
 )
 from fusionsim.archon.tables import (
+    REFERENCE_METRICS,
     BaselineBlockResults,
     EdgeLayerResult,
     SparseCycles,
@@ -64,6 +65,9 @@ class Comparison:
     adders: int | dict[str, int]
     edges: Path | None = None  # explicit head/tail layers (`load_edges`), replacing the derived ones
     predictions_accelerator: str | None = None  # overrides `fusion.predictions_accelerator` for this network
+    # published totals to compare with, per dataset (`reference:` in the comparisons file), and their source
+    reference: dict[str, dict[str, float]] = field(default_factory=dict)
+    reference_source: str = ""
 
     def qtz_for(self, k: int) -> int:
         return self.qtz_bits[k] if isinstance(self.qtz_bits, list) else int(self.qtz_bits)
@@ -103,8 +107,36 @@ def load_comparisons(path: str | Path, workloads_dir: str | Path) -> dict[str, C
             adders=spec.get("adders", 24),
             edges=where(spec["edges"], "edges") if spec.get("edges") else None,
             predictions_accelerator=spec.get("predictions_accelerator"),
+            **_reference(spec.get("reference"), path, name),
         )
     return out
+
+
+def _reference(raw: Any, path: Path, name: str) -> dict[str, Any]:
+    """`reference: {source: text, <dataset>: {<final-table total>: number}}` -> Comparison fields."""
+    if raw is None:
+        return {}
+    key = f"{name}.reference"
+    if not isinstance(raw, dict):
+        raise InputError(
+            "must map datasets to totals", file=path, key=key, fix="see accelerators/archon/comparisons.yaml"
+        )
+    out: dict[str, dict[str, float]] = {}
+    for ds, totals in raw.items():
+        if ds == "source":
+            continue
+        if not isinstance(totals, dict):
+            raise InputError("must map totals to numbers", file=path, key=f"{key}.{ds}")
+        for metric, value in totals.items():
+            if metric not in REFERENCE_METRICS:
+                raise InputError(f"unknown total '{metric}'", file=path, key=f"{key}.{ds}.{metric}",
+                                 fix=f"one of {', '.join(REFERENCE_METRICS)}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise InputError(
+                    f"must be a positive number, got {value!r}", file=path, key=f"{key}.{ds}.{metric}"
+                )
+        out[str(ds)] = {m: float(v) for m, v in totals.items()}
+    return {"reference": out, "reference_source": str(raw.get("source", ""))}
 
 
 EDGE_SIDES = ("head", "tail", "head_fused", "tail_fused")
@@ -415,6 +447,14 @@ class ComparisonPlan:
 
     def totals_inputs(self) -> list[str]:
         return [f"{self.comparison_dir(c, d)}/totals.json" for c, d in self.pairs]
+
+    def references(self) -> dict[str, dict[str, Any]]:
+        """Published totals of the selected comparisons (write_final_table's params)."""
+        return {
+            c.name: {"source": c.reference_source, "totals": c.reference}
+            for c in self.comparisons.values()
+            if c.reference and any(name == c.name for name, _ in self.pairs)
+        }
 
     def area_inputs(self) -> dict[str, list[str]]:
         """Arch files (and their components) of the dense baseline, ARCHON main and ARCHON overhead."""
@@ -789,14 +829,18 @@ def write_comparison(
     return tables.totals
 
 
-def write_final(totals_files: list[str], outdir: str) -> list[dict]:
-    """final.csv/.md and speedup.png from per-(network, dataset) `totals.json` files
-    (`<out>/archon/<network>/<dataset>/totals.json`)."""
+def write_final(
+    totals_files: list[str], outdir: str, references: dict[str, Any] | None = None
+) -> list[dict]:
+    """final.csv/.md, final_vs_reference.csv/.md and speedup.png from per-(network, dataset) `totals.json`
+    files (`<out>/archon/<network>/<dataset>/totals.json`); `references`: network -> {source, dataset totals}
+    (`ComparisonPlan.references()`)."""
     totals = {}
     for f in totals_files:
         parts = Path(f).parts
         totals[(parts[-3], parts[-2])] = json.loads(Path(f).read_text())
-    return write_final_table(totals, outdir)
+    refs = {net: (r.get("source", ""), r.get("totals", {})) for net, r in (references or {}).items()}
+    return write_final_table(totals, outdir, refs)
 
 
 def write_area(archs: dict[str, str], adders: int, out: str) -> list[tuple[str, str, float]]:

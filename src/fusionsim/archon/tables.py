@@ -67,6 +67,8 @@ FINAL_COLUMNS = [
     "energy_ratio_dense",
     "energy_ratio_sparse",
 ]
+REFERENCE_METRICS = tuple(FINAL_COLUMNS[2:])  # totals a comparison may state published values for
+REFERENCE_COLUMNS = ["network", "dataset", "total", "ours", "reference", "gap_pct", "source"]
 
 
 @dataclass(frozen=True)
@@ -477,13 +479,34 @@ def write_network_tables(tables: NetworkTables, outdir: str | os.PathLike, title
     plot_block_speedup(tables.res, os.path.join(out, "block_speedup.png"), title)
 
 
+def reference_rows(
+    rows: Sequence[dict], references: dict[str, tuple[str, dict[str, dict[str, float]]]]
+) -> list[dict[str, float | str]]:
+    """One row per (network, dataset, total) that has a published value: ours, the reference, ours/ref - 1 in %.
+
+    `references`: network -> (source, dataset -> {total: value})."""
+    out = []
+    for r in rows:
+        source, per_ds = references.get(str(r["network"]), ("", {}))
+        for metric, ref in per_ds.get(str(r["dataset"]), {}).items():
+            ours = float(r[metric])
+            out.append({"network": r["network"], "dataset": r["dataset"], "total": metric, "ours": ours,
+                        "reference": ref, "gap_pct": 100.0 * (ours / ref - 1.0), "source": source})
+    return out
+
+
 def write_final_table(
-    totals: dict[tuple[str, str], dict[str, float]], outdir: str | os.PathLike
+    totals: dict[tuple[str, str], dict[str, float]],
+    outdir: str | os.PathLike,
+    references: dict[str, tuple[str, dict[str, dict[str, float]]]] | None = None,
 ) -> list[dict]:
-    """final.csv/.md and the network speedup plot under `outdir`; returns the rows."""
+    """final.csv/.md, final_vs_reference.csv/.md (published totals the comparisons file states; header only
+    without any) and the network speedup plot under `outdir`; returns the final rows."""
     from fusionsim.archon.plots import plot_network_speedup
 
     rows = final_rows(totals)
     write_table(rows, FINAL_COLUMNS, os.path.join(os.fspath(outdir), "final.csv"))
+    write_table(reference_rows(rows, references or {}), REFERENCE_COLUMNS,
+                os.path.join(os.fspath(outdir), "final_vs_reference.csv"))
     plot_network_speedup(rows, os.path.join(os.fspath(outdir), "speedup.png"))
     return rows
