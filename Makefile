@@ -23,6 +23,7 @@ test: setup  ## lint + the full test suite (what CI runs)
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
 
 bench: setup  ## speed benchmarks (print figures)

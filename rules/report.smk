@@ -96,7 +96,7 @@ rule write_final_table:
     conda:
         CONDA_ENV
     params:
-        references=COMPARISON.references(),
+        references=lambda wc: COMPARISON.references(),
     script:
         "../scripts/write_final_table.py"
 
