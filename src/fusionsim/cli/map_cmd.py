@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mapper", required=True, type=Path, help="mapper settings YAML")
     p.add_argument("--ert", required=True, type=Path, help="Accelergy ERT YAML")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same mapping)")
-    p.add_argument("--threads", type=int, default=1, help="worker processes (the result does not depend on it)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="worker processes (the result does not depend on it); with --engine timeloop, Timeloop's "
+                        "num-threads when the mapper file sets none")
     p.add_argument("--engine", choices=("native", "timeloop"), default="native",
                    help="native model, or the real timeloop-mapper when it is installed")
     p.add_argument("--out", type=Path, default=None, help="folder for mapping.yaml, stats.json and stats.txt")

@@ -32,7 +32,8 @@ def map_files(arch: Path, problem: Path, constraints: list[Path], mapper: Path, 
               out_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Search the best mapping of one layer; returns {"mapping": YAML text, "stats": EvalResult JSON,
     "evaluated", "valid", "seconds"} and, with `out_dir`, writes mapping.yaml, stats.json and stats.txt there.
-    `threads` caps the worker processes (the mapper YAML's num-threads is not used: results never depend on it)."""
+    `threads` caps the worker processes (the mapper YAML's num-threads is not used: results never depend on it);
+    with engine `timeloop` it is Timeloop's num-threads when the mapper file sets none (there the result does)."""
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}", key="--engine", fix="use native or timeloop")
     if threads < 1:
@@ -41,7 +42,7 @@ def map_files(arch: Path, problem: Path, constraints: list[Path], mapper: Path, 
         from fusionsim.timeloop.runner import run_timeloop_mapper
 
         result = run_timeloop_mapper(arch, problem, list(constraints), mapper, ert, components=components,
-                                     out_dir=out_dir)
+                                     out_dir=out_dir, searchers=threads)
         return result
     t0 = time.monotonic()
     a = load_arch(arch, components)

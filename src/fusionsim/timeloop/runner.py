@@ -42,10 +42,28 @@ def _stage_arch(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
+def _stage_mapper(src: Path, dst: Path, searchers: int) -> None:
+    """Copy the mapper file, pinning `num-threads` to `searchers` when it does not set it."""
+    from fusionsim.spec.yaml_io import load_yaml
+
+    data = load_yaml(src)
+    section = data.get("mapper", data)
+    if isinstance(section, dict) and "num-threads" not in section:
+        section["num-threads"] = int(searchers)
+        import yaml
+
+        dst.write_text(yaml.safe_dump(data, sort_keys=False))
+    else:
+        shutil.copyfile(src, dst)
+
+
 def run_timeloop_mapper(arch: Path, problem: Path, constraints: list[Path], mapper: Path, ert: Path,
                         components: Path | None = None, out_dir: Path | None = None,
-                        timeout_s: float | None = None) -> dict[str, Any]:
-    """Run timeloop-mapper on the spec files; returns the same dict as `fusionsim.mapper.api.map_files`."""
+                        timeout_s: float | None = None, searchers: int = 1) -> dict[str, Any]:
+    """Run timeloop-mapper on the spec files; returns the same dict as `fusionsim.mapper.api.map_files`.
+
+    A mapper file without `num-threads` runs `searchers` threads: Timeloop's own default is the machine's core
+    count, and each thread is a searcher with its own budget, so the mapping would depend on the machine."""
     exe = find_mapper()
     from fusionsim.model.result import EvalResult
     from fusionsim.spec.arch import load_arch
@@ -73,6 +91,8 @@ def run_timeloop_mapper(arch: Path, problem: Path, constraints: list[Path], mapp
                 from fusionsim.spec.problem import load_problem as _lp
 
                 dst.write_text(yaml.safe_dump(_lp(f).to_yaml_dict(), sort_keys=False))
+            elif f == Path(mapper):
+                _stage_mapper(f, dst, searchers)
             else:
                 shutil.copyfile(f, dst)
             staged.append(dst.name)
