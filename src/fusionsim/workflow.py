@@ -210,6 +210,15 @@ def merge_mapper_settings(base: dict[str, Any], *overrides: dict[str, Any] | Non
     return {"mapper": mapper}
 
 
+def pin_timeloop_searchers(settings: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """With `engine: timeloop`, state Timeloop's num-threads (config mapper.threads) in the mapper settings
+    when they have none: timeloop-mapper would otherwise start one searcher per core of whatever machine runs
+    the job, and each searcher has its own budget, so the mapping (and the cache key) would not be fixed."""
+    if config.get("engine") == "timeloop" and "num-threads" not in settings["mapper"]:
+        settings["mapper"]["num-threads"] = int(config["mapper"]["threads"])
+    return settings
+
+
 # ---------------------------------------------------------------------------------------------- the plan
 
 
@@ -502,7 +511,7 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
                 if mk not in mapper_cache:
                     base = safe_load_strict(files.mapper.read_text()) or {}
                     over = (config["accelerators"].get(acc_name) or {}).get("mapper")
-                    settings = merge_mapper_settings(base, config["mapper"], over)
+                    settings = pin_timeloop_searchers(merge_mapper_settings(base, config["mapper"], over), config)
                     mapper_cache[mk] = content_hash(settings)
                     plan.mappers[mapper_cache[mk]] = settings
                 mkey = mapper_cache[mk]

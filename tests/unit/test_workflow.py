@@ -118,6 +118,19 @@ def test_key_covers_engine_seed_and_model_version(monkeypatch: pytest.MonkeyPatc
     assert (
         build_plan(cfg_threads, ROOT).key_of("mobilenetv2", "cifar10", "eyeriss_like", "conv1", "full") == ref
     )
+    # with the real Timeloop the searcher count changes the mapping: it is stated in the job's mapper file
+    # (config mapper.threads, never the machine's core count) and so keys the job; native jobs do not carry it
+    plans = {}
+    for threads in (1, 2):
+        cfg_tl = base_config(layers={"mobilenetv2": ["conv1"]}, engine="timeloop")
+        cfg_tl["mapper"]["threads"] = threads
+        plans[threads] = build_plan(cfg_tl, ROOT)
+    key1 = plans[1].key_of("mobilenetv2", "cifar10", "eyeriss_like", "conv1", "full")
+    assert key1 != plans[2].key_of("mobilenetv2", "cifar10", "eyeriss_like", "conv1", "full")
+    assert plans[2].mappers[plans[2].jobs[plans[2].key_of(
+        "mobilenetv2", "cifar10", "eyeriss_like", "conv1", "full")].mapper_key]["mapper"]["num-threads"] == 2
+    native = build_plan(cfg, ROOT)
+    assert all("num-threads" not in m["mapper"] for m in native.mappers.values())
     import fusionsim
 
     monkeypatch.setattr(fusionsim, "MODEL_VERSION", "test-bump", raising=False)

@@ -485,6 +485,7 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
         load_accelerator,
         merge_mapper_settings,
         model_version,
+        pin_timeloop_searchers,
     )
 
     fcfg = config["fusion"]
@@ -542,6 +543,7 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
                 # mapper emulates that ensemble, results independent of our process count); the seed's mapper
                 # files say 8, which merge_mapper_settings drops as a resource, leaving 1/8 of the seed's search.
                 settings["mapper"]["num-threads"] = int(searchers)
+            pin_timeloop_searchers(settings, config)
             mapper_keys[mk] = content_hash(settings)
             plan.mappers[mapper_keys[mk]] = settings
         paths = [acc.arch, acc.ert, *files.constraints, files.mapper]
