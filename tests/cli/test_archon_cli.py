@@ -30,6 +30,11 @@ def test_fused_block_from_seed_stats(timeloop_ref: Path, capsys) -> None:
     for k, v in seed.items():
         assert out[k] == pytest.approx(v, rel=0.01)
     assert (out["pred_decom_c"], out["pred_conv_c"], out["main_c"]) == (12629, 14208, 36864)
+    # a 5x5 block fuses 25 taps: only the fused-weight DRAM term of the overhead grows, by 25/9
+    assert main(["fused-block", *_paths(timeloop_ref), *SHAPE, "--kernel", "5", "--json"]) == 0
+    k5 = json.loads(capsys.readouterr().out)
+    grew = {k for k in seed if k5[k] != pytest.approx(out[k])}
+    assert grew == {"overhead_e"} and k5["overhead_e"] > out["overhead_e"]
 
 
 def test_fused_block_accepts_evalresult_json(tmp_path: Path, timeloop_ref: Path, capsys) -> None:

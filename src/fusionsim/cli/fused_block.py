@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prune-factor", type=float, default=0.014, help="fraction of fused weights kept")
     p.add_argument("--qtz-bits", type=int, default=4, help="prediction activation bits")
     p.add_argument("--adders", type=int, default=24)
+    p.add_argument("--kernel", type=int, default=3, help="depthwise kernel of the block (k x k fused conv)")
     p.add_argument(
         "--variant",
         choices=["fusionet", "shufflenet", "mobilenet", "mnasnet"],
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         prune_factor=args.prune_factor,
         qtz_bits=args.qtz_bits,
         adders=args.adders,
+        kernel=args.kernel,
     )
     costs = fused_block_costs(
         block,
