@@ -296,14 +296,18 @@ class Plan:
     def ert_build_names(self) -> list[str]:
         return list(self.ert_builds)
 
+    def accelerator(self, name: str) -> Accelerator:
+        """A configured accelerator or one only other stages' jobs use."""
+        return self.accelerators.get(name) or self.job_accelerators[name]
+
     def ert_settings(self, accel: str) -> dict[str, Any]:
         """Technology (the manifest's, else `energy.technology`; None keeps the arch's) and energy backend."""
-        acc = self.accelerators[accel]
+        acc = self.accelerator(accel)
         return {"technology": acc.technology or self.energy["technology"], "backend": self.energy["backend"]}
 
     def ert_build_inputs(self, accel: str) -> dict[str, Any]:
         """Named inputs of `build_ert`: the arch and the component class files (exactly the key's files)."""
-        acc = self.accelerators[accel]
+        acc = self.accelerator(accel)
         return {"arch": str(acc.arch), "components": [str(c) for c in acc.component_files()]}
 
     # -- lookups used by input functions
@@ -341,8 +345,7 @@ class Plan:
 
     def accelerator_of(self, key: str) -> Accelerator:
         """The accelerator of map job `key` (a configured one, or one registered by another stage)."""
-        name = self.jobs[key].accel
-        return self.accelerators.get(name) or self.job_accelerators[name]
+        return self.accelerator(self.jobs[key].accel)
 
     def components_dir(self, key: str) -> str:
         """The components folder of key `key`'s accelerator ('' when it has none)."""
@@ -488,7 +491,11 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
         plan.layers[(net, ds)] = select_layers(all_layers, (config.get("layers") or {}).get(net), net)
 
     version = model_version()
-    for acc_name, acc in accels.items():
+    tiling = config.get("fusion_tiling") or {}
+    for name in tiling.get("accelerators", []) if tiling.get("enabled") else []:
+        if name not in accels:  # mapped only by the fusion-tiling stage; its ERT may still need building
+            plan.job_accelerators[name] = load_accelerator(adir, name)
+    for acc_name, acc in {**plan.job_accelerators, **accels}.items():
         if acc.ert is None:
             s = plan.ert_settings(acc_name)
             plan.ert_builds[acc_name] = ert_build_key(acc, s["technology"], s["backend"], version)
@@ -887,6 +894,7 @@ class FusionTilingPlan:
     # accel -> its manifest's `fusion:` section
     fusion: dict[str, dict[str, Any]] = field(default_factory=dict)
     mappers: dict[str, dict[str, Any]] = field(default_factory=dict)  # accel -> merged mapper YAML dict
+    erts: dict[str, str] = field(default_factory=dict)  # accel -> the ERT its tile jobs read
     jobs: dict[str, FusionTileJob] = field(default_factory=dict)  # key -> job
     # (net, accel) -> job key -> the (type, layer number, tile width) entries it answers there
     uses: dict[tuple[str, str], dict[str, list[list[Any]]]] = field(default_factory=dict)
@@ -943,7 +951,7 @@ class FusionTilingPlan:
         acc = self.accelerators[self.jobs[key].accel]
         return {
             "arch": str(acc.arch),
-            "ert": str(acc.ert),
+            "ert": self.erts[self.jobs[key].accel],
             "constraints": [str(c) for c in acc.files_for("default").constraints],
             "components": [str(c) for c in acc.component_files()],
         }
@@ -1019,13 +1027,6 @@ def fusion_layer_set(workload: str | Path, dataset: str, names: list[str] | None
 def _fusion_section(acc: Accelerator, need_levels: bool) -> dict[str, Any]:
     manifest = acc.root / "accelerator.yaml"
     section = (safe_load_strict(manifest.read_text()) or {}).get("fusion") or {}
-    if acc.ert is None:
-        raise InputError(
-            "the fusion-tiling jobs need a shipped ERT",
-            file=manifest,
-            key="ert",
-            fix="add `ert:` to the manifest (e.g. from `fusionsim ert`)",
-        )
     for key in FUSION_LEVELS if need_levels else ():
         if not section.get(key):
             raise InputError(
@@ -1092,8 +1093,9 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
         ft.layer_names[net] = [x.name for x in sets[net].layers]
     version = model_version()
     for name in cfg["accelerators"]:
-        acc = plan.accelerators.get(name) or load_accelerator(adir, name)
+        acc = plan.accelerators.get(name) or plan.job_accelerators.get(name) or load_accelerator(adir, name)
         ft.accelerators[name] = acc
+        ft.erts[name] = plan.ert_path(acc)  # shipped, or written by rule build_ert (keyed by its build key)
         ft.fusion[name] = _fusion_section(acc, ft.searchable())
         files = acc.files_for("default")
         base = safe_load_strict(files.mapper.read_text()) or {}
@@ -1103,10 +1105,11 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
         ft.mappers[name] = merge_mapper_settings(base, config["mapper"], over, cfg["mapper"])
         setup = bs.BenchSetup(
             arch=acc.arch,
-            ert=acc.ert,
+            ert=Path(ft.erts[name]),
             constraints=files.constraints,
             mapper=files.mapper,
             components=acc.components,
+            ert_key=plan.ert_builds.get(name) if acc.ert is None else None,
             dram=ft.fusion[name].get("dram", "DRAM"),
             engine=ft.engine,
             seed=ft.seed,

@@ -89,6 +89,8 @@ def test_shipped_accelerators_run_a_typed_job(accel: str, tmp_path: Path) -> Non
     args = parser.parse_args(["fusion-benchmark", "--layers", str(tmp_path), "--accelerator", str(root),
                               "--out", str(tmp_path / "out")])
     setup, _ = setup_from_args(args)
+    # gemmini_like ships no ERT: the CLI builds it into --out, as the pipeline's rule build_ert does
+    assert (setup.ert == tmp_path / "out/ert/ERT.yaml") == (accel == "gemmini_like") and setup.ert.is_file()
     job = bs.plan_jobs([bs.BenchLayer(1, "x", problem(16, 16, 2, 3))], setup, ["WCC"], [2])[0]
     res = bs.run_job(job, setup, tmp_path / "job")
     assert res["levels_pJ"]["DRAM"] == 0.0 and res["energy_uJ"] > 0 and res["macs"] == 2 * 2 * 16 * 16 * 9

@@ -112,3 +112,41 @@ def test_fusion_tiling_tables_plan_noop_and_objective_rerun(tmp_path: Path) -> N
     assert jobs == {"search_fusion_plan": [{"net": NET, "accel": ACCEL}]}, jobs
     print(f"fusion-tiling runs {t_run:.1f} s, whole test {time.time() - t0:.1f} s")
     assert time.time() - t0 < 90
+
+
+def test_fusion_tiling_on_an_accelerator_without_an_ert(tmp_path: Path) -> None:
+    """An accelerator that ships no ERT (the .test mini_systolic array, given a `fusion:` section) runs the stage:
+    rule build_ert builds its ERT first, the tile jobs read it, and their keys are known before it exists."""
+    need_mapper()
+    import shutil
+
+    accels = tmp_path / "accelerators"
+    shutil.copytree(ROOT / "accelerators" / "eyeriss_like", accels / "eyeriss_like")
+    shutil.copytree(ROOT / ".test/accelerators/mini_systolic", accels / "mini_systolic")
+    manifest = accels / "mini_systolic" / "accelerator.yaml"
+    manifest.write_text(
+        manifest.read_text()
+        + "fusion: {dram: DRAM, weights_level: Scratchpad:8192, inputs_level: Scratchpad:8192,"
+        + " outputs_level: Scratchpad:8192}\n"  # the 2048 x 64-bit scratchpad in 16-bit words
+    )
+    overlay = write_overlay(
+        tmp_path / "systolic.yaml",
+        {
+            "accelerators_dir": str(accels),
+            "fusion_tiling": {
+                "enabled": True, "networks": [NET], "datasets": ["imagenet"], "accelerators": ["mini_systolic"],
+                "layers": {NET: ["conv4", "conv5"]}, "types": SEVEN, "tiles": [13],
+                "mapper": {"timeout": 100, "victory_condition": 10, "max_permutations_per_if_visit": 4},
+            },
+        },
+    )  # fmt: skip
+    work = tmp_path / "work"
+    jobs = dry_run_jobs(work, overlays=[overlay])
+    assert jobs["build_ert"] == [{"accel": "mini_systolic"}], jobs.get("build_ert")
+    assert len(jobs["benchmark_fusion_tile"]) > 0 and len(jobs["search_fusion_plan"]) == 1
+    snakemake(work, overlays=[overlay])
+    out = work / "results"
+    assert (out / "ert" / "mini_systolic" / "ERT.yaml").is_file()
+    plan = json.loads((out / "fusion_tiling" / NET / "mini_systolic" / "plan" / "plan.json").read_text())
+    assert 0 < plan["fused_uJ"] <= plan["layer_by_layer_uJ"] + 1e-9
+    assert dry_run_jobs(work, overlays=[overlay]) == {}  # the built ERT's key does not change once it exists

@@ -57,6 +57,17 @@ def _manifest(folder: str | None) -> tuple[dict, Path | None]:
     return raw, root
 
 
+def _build_ert(arch: Path, components: Path | None, technology: str | None, out: Path) -> Path:
+    """The ERT of an accelerator that ships none, built from its arch (as the pipeline's rule build_ert does,
+    at the manifest's technology, else 45 nm) into `out`."""
+    from fusionsim.energy.ert import build_tables, write_tables
+
+    tables = build_tables(arch, components, technology or "45nm", "native")
+    ert, _ = write_tables(tables, out)
+    print(f"fusion-benchmark: no ERT in the manifest, built {ert} from {arch}", file=sys.stderr)
+    return ert
+
+
 def setup_from_args(args: argparse.Namespace) -> tuple[bs.BenchSetup, dict]:
     """The BenchSetup named by the arguments (explicit files override the manifest's) and its fusion section."""
     raw, root = _manifest(args.accelerator)
@@ -76,9 +87,15 @@ def setup_from_args(args: argparse.Namespace) -> tuple[bs.BenchSetup, dict]:
     if not cons:
         raise InputError("no base constraints", key="--constraints", fix="pass --constraints or --accelerator")
     fusion = raw.get("fusion") or {}
-    setup = bs.BenchSetup(arch=pick(args.arch, raw.get("arch"), "arch"), ert=pick(args.ert, raw.get("ert"), "ert"),
+    arch = pick(args.arch, raw.get("arch"), "arch")
+    components = pick(args.components, raw.get("components"), "")
+    if not args.ert and not raw.get("ert") and root is not None:
+        ert = _build_ert(arch, components, raw.get("technology"), Path(args.out) / "ert")
+    else:
+        ert = pick(args.ert, raw.get("ert"), "ert")
+    setup = bs.BenchSetup(arch=arch, ert=ert,
                           constraints=tuple(cons), mapper=pick(args.mapper, kinds.get("mapper"), "mapper"),
-                          components=pick(args.components, raw.get("components"), ""),
+                          components=components,
                           dram=args.dram or fusion.get("dram", "DRAM"), engine=args.engine, seed=args.seed)
     return setup, fusion
 

@@ -93,11 +93,13 @@ class BenchSetup:
     # The pipeline's additions (fusionsim.workflow); left at None/"" they do not change a key:
     mapper_text: str | None = None  # mapper YAML the jobs will write, hashed instead of `mapper`'s bytes
     salt: str = ""  # extra key part (the pipeline: accelerator name and model version)
+    ert_key: str | None = None  # an ERT still to be built (rule build_ert): its build key instead of its bytes
 
     def fingerprint(self) -> str:
         """Hash of every input file's bytes (components folder included), engine and seed."""
         h = hashlib.sha256()
-        files = [self.arch, self.ert, *([] if self.mapper_text is not None else [self.mapper]), *self.constraints]
+        ert = [] if self.ert_key is not None else [self.ert]
+        files = [self.arch, *ert, *([] if self.mapper_text is not None else [self.mapper]), *self.constraints]
         if self.components is not None:
             comp = Path(self.components)
             files += sorted(comp.glob("*.yaml")) if comp.is_dir() else [comp]
@@ -111,6 +113,8 @@ class BenchSetup:
             h.update(b"|mapper|" + self.mapper_text.encode())
         if self.salt:
             h.update(b"|salt|" + self.salt.encode())
+        if self.ert_key is not None:
+            h.update(b"|ert|" + self.ert_key.encode())
         return h.hexdigest()[:16]
 
 
