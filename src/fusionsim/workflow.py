@@ -492,9 +492,13 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
 
     version = model_version()
     tiling = config.get("fusion_tiling") or {}
-    for name in tiling.get("accelerators", []) if tiling.get("enabled") else []:
-        if name not in accels:  # mapped only by the fusion-tiling stage; its ERT may still need building
-            plan.job_accelerators[name] = load_accelerator(adir, name)
+    others = set(tiling.get("accelerators", [])) if tiling.get("enabled") else set()
+    if (config.get("fusion") or {}).get("enabled"):
+        from fusionsim.archon.pipeline import comparison_accelerator_names
+
+        others |= comparison_accelerator_names(config, basedir)
+    for name in sorted(others - set(accels)):  # mapped only by other stages; their ERTs may need building too
+        plan.job_accelerators[name] = load_accelerator(adir, name)
     for acc_name, acc in {**plan.job_accelerators, **accels}.items():
         if acc.ert is None:
             s = plan.ert_settings(acc_name)
@@ -835,18 +839,6 @@ def comparison_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) -> 
     """The ARCHON comparison's jobs (registered into `plan`) when `fusion.enabled`, else None."""
     if not (config.get("fusion") or {}).get("enabled"):
         return None
-    fcfg = config["fusion"]
-    adir = _resolve(Path(basedir), config["accelerators_dir"])
-    for role in ("baseline_accelerator", "predictions_accelerator", "main_accelerator"):
-        name = fcfg.get(role)
-        acc = plan.accelerators.get(name) if name else None
-        if name and (acc or load_accelerator(adir, name)).ert is None:
-            raise InputError(
-                f"accelerator {name!r} ships no ERT; the ARCHON comparison's jobs need one (no build_ert there)",
-                file="config.yaml",
-                key=f"fusion.{role}",
-                fix=f"add `ert:` to {adir / name / 'accelerator.yaml'} (e.g. from `fusionsim ert`)",
-            )
     from fusionsim.archon.pipeline import add_comparison_jobs
 
     return add_comparison_jobs(plan, config, basedir)

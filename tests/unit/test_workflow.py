@@ -431,15 +431,25 @@ def test_run_ert_job_writes_loadable_tables(ertless: Path, tmp_path: Path) -> No
         run_ert_job(**{**inputs, "components": []}, **plan.ert_settings("built"), outputs=outputs)
 
 
-def test_archon_comparison_refuses_an_accelerator_without_ert(ertless: Path) -> None:
+def test_archon_comparison_builds_the_ert_of_an_accelerator_without_one(ertless: Path) -> None:
+    """The comparison's baseline on an ERT-less accelerator: build_plan registers its build_ert job (before
+    rules/energy.smk reads the names) and the comparison's jobs on it read the built ERT, keyed by its build key."""
     from fusionsim.workflow import comparison_plan
 
-    cfg = ert_config(ertless)
+    for name in ("archon_predictions", "archon_predictions_mobilenet", "archon_main", "archon_head_tail"):
+        shutil.copytree(ROOT / "accelerators" / name, ertless / name)
+    cfg = ert_config(ertless, networks=["fusionet"], layers={"fusionet": ["conv1"]})
+    defaults = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["sparsity"] = defaults["sparsity"]
+    cfg["fusion"] = {**defaults["fusion"], "enabled": True, "baseline_accelerator": "built", "comparisons": ["fusionet"]}
     plan = build_plan(cfg, ROOT)
-    cfg["fusion"] = {"enabled": True, "baseline_accelerator": "built"}
-    with pytest.raises(InputError) as exc:
-        comparison_plan(plan, cfg, ROOT)
-    assert exc.value.key == "fusion.baseline_accelerator" and "ships no ERT" in exc.value.line()
+    assert set(plan.ert_builds) == {"built"}
+    cp = comparison_plan(plan, cfg, ROOT)
+    base = set(cp.baseline_keys[(cp.baseline_name("fusionet"), "cifar10")].values())
+    assert base and {plan.map_job_inputs(k)["ert"] for k in base} == {plan.built_ert_path("built")}
+    fused = {k for fk in cp.fused_keys.values() for k in fk.values()}
+    assert all(plan.map_job_inputs(k)["ert"].endswith("archon_predictions/ERT.yaml")
+               or plan.map_job_inputs(k)["ert"].endswith("archon_main/ERT.yaml") for k in fused)
 
 
 # ---------------------------------------------------------------------------------------------- fusion tiling

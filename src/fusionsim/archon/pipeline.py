@@ -139,6 +139,20 @@ def _reference(raw: Any, path: Path, name: str) -> dict[str, Any]:
     return {"reference": out, "reference_source": str(raw.get("source", ""))}
 
 
+def comparison_accelerator_names(config: dict[str, Any], basedir: str | Path) -> set[str]:
+    """Every accelerator the ARCHON comparison maps on: the `fusion` roles and the selected comparisons'
+    own prediction accelerators (what `add_comparison_jobs` loads)."""
+    fcfg = config["fusion"]
+    base = Path(basedir)
+    resolve = lambda v: Path(v) if Path(v).is_absolute() else base / v  # noqa: E731
+    cmps = load_comparisons(resolve(fcfg["comparisons_file"]), resolve(config["workloads_dir"]))
+    names = fcfg.get("comparisons") or [n for n in config["networks"] if n in cmps]
+    roles = ("baseline_accelerator", "predictions_accelerator", "main_accelerator", "head_tail_accelerator")
+    return {fcfg[r] for r in roles} | {
+        cmps[n].predictions_accelerator for n in names if n in cmps and cmps[n].predictions_accelerator
+    }
+
+
 EDGE_SIDES = ("head", "tail", "head_fused", "tail_fused")
 _EDGE_KINDS = ("conv", "pointwise", "depthwise", "fc", "pool")
 
@@ -546,16 +560,18 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
             pin_timeloop_searchers(settings, config)
             mapper_keys[mk] = content_hash(settings)
             plan.mappers[mapper_keys[mk]] = settings
-        paths = [acc.arch, acc.ert, *files.constraints, files.mapper]
+        built = acc.ert is None  # rule build_ert writes it; the key hashes its build key (build_plan registers it)
+        paths = [acc.arch, *([] if built else [acc.ert]), *files.constraints, files.mapper]
+        rel = [str(p.relative_to(acc.root)) for p in paths]
         key = content_hash(  # composed as fusionsim.workflow.build_plan (mapper settings: see above)
             {
                 "accelerator": acc_name,
-                "files": [str(p.relative_to(acc.root)) for p in paths],
+                "files": [rel[0], "<build_ert>/ERT.yaml", *rel[1:]] if built else rel,
                 "problem": pkey,
                 "arch": file_hash(acc.arch),
                 "components": [file_hash(c) for c in acc.component_files()],
                 "constraints": [file_hash(c) for c in files.constraints],
-                "ert": file_hash(acc.ert),
+                "ert": {"built": plan.ert_builds[acc_name]} if built else file_hash(acc.ert),
                 "mapper": mapper_keys[mk],
                 "engine": plan.engine,
                 "seed": plan.seed,
