@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,10 +211,23 @@ def merge_mapper_settings(base: dict[str, Any], *overrides: dict[str, Any] | Non
     return {"mapper": mapper}
 
 
-def pin_timeloop_searchers(settings: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """With `engine: timeloop`, state Timeloop's num-threads (config mapper.threads) in the mapper settings
-    when they have none: timeloop-mapper would otherwise start one searcher per core of whatever machine runs
-    the job, and each searcher has its own budget, so the mapping (and the cache key) would not be fixed."""
+def layer_mapper_settings(
+    mapper_file: Path, acc_name: str, config: dict[str, Any], keep_searchers: bool = False
+) -> dict[str, Any]:
+    """A layer job's mapper YAML dict: the accelerator's mapper file, then the global `mapper`, then the
+    accelerator's own `mapper` overrides (`merge_mapper_settings`, which drops num-threads).
+
+    `keep_searchers` puts the file's num-threads back (`fusion.seed_search_budget`: Timeloop's budget is
+    victory-condition x timeout per searcher, so dropping the seed's 8 leaves 1/8 of its search). With
+    `engine: timeloop`, settings still without num-threads get config `mapper.threads`: timeloop-mapper would
+    otherwise start one searcher per core of whatever machine runs the job, each with its own budget, so the
+    mapping (and the cache key) would not be fixed."""
+    base = safe_load_strict(mapper_file.read_text()) or {}
+    over = (config["accelerators"].get(acc_name) or {}).get("mapper")
+    settings = merge_mapper_settings(base, config["mapper"], over)
+    searchers = (base.get("mapper", base) or {}).get("num-threads")
+    if keep_searchers and searchers and "num-threads" not in settings["mapper"]:
+        settings["mapper"]["num-threads"] = int(searchers)
     if config.get("engine") == "timeloop" and "num-threads" not in settings["mapper"]:
         settings["mapper"]["num-threads"] = int(config["mapper"]["threads"])
     return settings
@@ -311,6 +325,43 @@ class Plan:
         return {"arch": str(acc.arch), "components": [str(c) for c in acc.component_files()]}
 
     # -- lookups used by input functions
+    def add_map_job(
+        self,
+        acc_name: str,
+        kind: str,
+        problem_key: str,
+        mapper_key: str,
+        version: str,
+        h: Callable[[Path], str] = file_hash,
+    ) -> str:
+        """Register the `map_layer` job of one problem on one accelerator (its files for `kind`); returns its
+        content key. The accelerator's name and file paths are key parts too: a key then always maps to the
+        same input paths, so Snakemake never sees a key's inputs change (which would rerun it). A built ERT
+        (no `ert:` in the manifest) enters as its build key, not its bytes. `h` hashes a file (memoise it)."""
+        acc = self.accelerator(acc_name)
+        files = acc.files_for(kind)
+        built = acc.ert is None
+        paths = [acc.arch, *([] if built else [acc.ert]), *files.constraints, files.mapper]
+        rel = [str(p.relative_to(acc.root)) for p in paths]
+        key = content_hash(
+            {
+                "accelerator": acc_name,
+                "files": [rel[0], "<build_ert>/ERT.yaml", *rel[1:]] if built else rel,
+                "problem": problem_key,
+                "arch": h(acc.arch),
+                "components": [h(c) for c in acc.component_files()],
+                "constraints": [h(c) for c in files.constraints],
+                "ert": {"built": self.ert_builds[acc_name]} if built else h(acc.ert),
+                "mapper": mapper_key,
+                "engine": self.engine,
+                "seed": self.seed,
+                "model_version": version,
+            }
+        )
+        if key not in self.jobs:
+            self.jobs[key] = MapJob(key, acc_name, kind, problem_key, mapper_key)
+        return key
+
     def key_of(self, net: str, dataset: str, accel: str, layer: str, tile: str) -> str:
         try:
             return self.layer_keys[(net, dataset, accel, layer, tile)]
@@ -517,39 +568,12 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
             pkey = content_hash(prob)
             plan.problems[pkey] = prob
             for acc_name, acc in accels.items():
-                files = acc.files_for(layer.kind)
                 mk = (acc_name, layer.kind)
                 if mk not in mapper_cache:
-                    base = safe_load_strict(files.mapper.read_text()) or {}
-                    over = (config["accelerators"].get(acc_name) or {}).get("mapper")
-                    settings = pin_timeloop_searchers(merge_mapper_settings(base, config["mapper"], over), config)
+                    settings = layer_mapper_settings(acc.files_for(layer.kind).mapper, acc_name, config)
                     mapper_cache[mk] = content_hash(settings)
                     plan.mappers[mapper_cache[mk]] = settings
-                mkey = mapper_cache[mk]
-                # The accelerator's name and file paths are key parts too: a key then always maps to the
-                # same input paths, so Snakemake never sees a key's inputs change (which would rerun it).
-                # A built ERT (no `ert:` in the manifest) enters as its build key, not its bytes; the key of an
-                # accelerator that ships an ERT is composed exactly as before (archon/pipeline.py copies it).
-                built = acc.ert is None
-                paths = [acc.arch, *([] if built else [acc.ert]), *files.constraints, files.mapper]
-                rel = [str(p.relative_to(acc.root)) for p in paths]
-                key = content_hash(
-                    {
-                        "accelerator": acc_name,
-                        "files": [rel[0], "<build_ert>/ERT.yaml", *rel[1:]] if built else rel,
-                        "problem": pkey,
-                        "arch": h(acc.arch),
-                        "components": [h(c) for c in acc.component_files()],
-                        "constraints": [h(c) for c in files.constraints],
-                        "ert": {"built": plan.ert_builds[acc_name]} if built else h(acc.ert),
-                        "mapper": mkey,
-                        "engine": plan.engine,
-                        "seed": plan.seed,
-                        "model_version": version,
-                    }
-                )
-                if key not in plan.jobs:
-                    plan.jobs[key] = MapJob(key, acc_name, layer.kind, pkey, mkey)
+                key = plan.add_map_job(acc_name, layer.kind, pkey, mapper_cache[mk], version, h)
                 for tile in TILES:
                     plan.layer_keys[(net, ds, acc_name, layer.name, tile)] = key
     return plan

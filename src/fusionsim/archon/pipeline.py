@@ -493,14 +493,7 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
 
     Comparisons: `fusion.comparisons` (names in the comparisons file), or every configured network that has
     an entry; datasets: the configured ones each network defines."""
-    from fusionsim.workflow import (
-        content_hash,
-        file_hash,
-        load_accelerator,
-        merge_mapper_settings,
-        model_version,
-        pin_timeloop_searchers,
-    )
+    from fusionsim.workflow import content_hash, layer_mapper_settings, load_accelerator, model_version
 
     fcfg = config["fusion"]
     basedir = Path(basedir)
@@ -542,49 +535,19 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
 
     def register(acc_name: str, layer: Layer) -> str:
         acc = accels[acc_name]
-        files = acc.files_for(layer.kind)
+        if acc_name not in plan.accelerators:
+            plan.job_accelerators.setdefault(acc_name, acc)
         prob = layer_problem(layer)
         pkey = content_hash(prob)
         plan.problems[pkey] = prob
         mk = (acc_name, layer.kind)
         if mk not in mapper_keys:
-            base = safe_load_strict(files.mapper.read_text()) or {}
-            over = (config["accelerators"].get(acc_name) or {}).get("mapper")
-            settings = merge_mapper_settings(base, config["mapper"], over)
-            searchers = (base.get("mapper", base) or {}).get("num-threads")
-            if fcfg.get("seed_search_budget") and searchers and "num-threads" not in settings["mapper"]:
-                # Timeloop's budget is victory-condition x timeout per searcher, num-threads searchers (the
-                # mapper emulates that ensemble, results independent of our process count); the seed's mapper
-                # files say 8, which merge_mapper_settings drops as a resource, leaving 1/8 of the seed's search.
-                settings["mapper"]["num-threads"] = int(searchers)
-            pin_timeloop_searchers(settings, config)
+            settings = layer_mapper_settings(
+                acc.files_for(layer.kind).mapper, acc_name, config, bool(fcfg.get("seed_search_budget"))
+            )
             mapper_keys[mk] = content_hash(settings)
             plan.mappers[mapper_keys[mk]] = settings
-        built = acc.ert is None  # rule build_ert writes it; the key hashes its build key (build_plan registers it)
-        paths = [acc.arch, *([] if built else [acc.ert]), *files.constraints, files.mapper]
-        rel = [str(p.relative_to(acc.root)) for p in paths]
-        key = content_hash(  # composed as fusionsim.workflow.build_plan (mapper settings: see above)
-            {
-                "accelerator": acc_name,
-                "files": [rel[0], "<build_ert>/ERT.yaml", *rel[1:]] if built else rel,
-                "problem": pkey,
-                "arch": file_hash(acc.arch),
-                "components": [file_hash(c) for c in acc.component_files()],
-                "constraints": [file_hash(c) for c in files.constraints],
-                "ert": {"built": plan.ert_builds[acc_name]} if built else file_hash(acc.ert),
-                "mapper": mapper_keys[mk],
-                "engine": plan.engine,
-                "seed": plan.seed,
-                "model_version": version,
-            }
-        )
-        if key not in plan.jobs:
-            from fusionsim.workflow import MapJob
-
-            plan.jobs[key] = MapJob(key, acc_name, layer.kind, pkey, mapper_keys[mk])
-            if acc_name not in plan.accelerators:
-                plan.job_accelerators.setdefault(acc_name, acc)
-        return key
+        return plan.add_map_job(acc_name, layer.kind, pkey, mapper_keys[mk], version)
 
     cp.area_archs = {
         "baseline": str(accels[cp.baseline_accel].arch),
