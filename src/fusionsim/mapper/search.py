@@ -234,15 +234,9 @@ def _reuse_first(space: MapSpace, spec: MapperSpec, rng: random.Random, dfs_rng:
     exhaustive = len(pool) <= ENUMERATE_TIER
     seen: set[Factorization] = set(pool) if exhaustive else set()
     if not exhaustive:
+        size = _pool_size(spec)
         pool = []
-        misses = 0
-        while misses < 200 and len(pool) < _pool_size(spec):
-            fact = next(space.factorizations(dfs_rng, spatial=None), None)
-            if fact is None or fact in seen:
-                misses += 1
-                continue
-            misses = 0
-            seen.add(fact)
+        for fact in _fresh_dives(space, dfs_rng, seen, lambda: len(pool) >= size):
             pool.append(fact)
     rng.shuffle(pool)
     ranked = sorted(pool, key=lambda f: _reuse_key(space, spec, prices, f, hints))
@@ -254,15 +248,24 @@ def _reuse_first(space: MapSpace, spec: MapperSpec, rng: random.Random, dfs_rng:
                 yield fact
     if exhaustive:
         return
+    for fact in _fresh_dives(space, dfs_rng, seen, lambda: len(seen) >= FACTORIZATION_CAP):
+        _reuse_key(space, spec, prices, fact, hints)
+        yield fact
+
+
+def _fresh_dives(
+    space: MapSpace, rng: random.Random, seen: set[Factorization], done: Callable[[], bool]
+) -> Iterator[Factorization]:
+    """Random factorisation dives not in `seen` (added to it as they come), until `done()` before a dive or 200
+    dives in a row find nothing new."""
     misses = 0
-    while misses < 200 and len(seen) < FACTORIZATION_CAP:
-        fact = next(space.factorizations(dfs_rng, spatial=None), None)
+    while misses < 200 and not done():
+        fact = next(space.factorizations(rng, spatial=None), None)
         if fact is None or fact in seen:
             misses += 1
             continue
         misses = 0
         seen.add(fact)
-        _reuse_key(space, spec, prices, fact, hints)
         yield fact
 
 
