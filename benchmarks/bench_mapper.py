@@ -15,6 +15,9 @@ from pathlib import Path
 import yaml
 
 from fusionsim.mapper.api import map_files
+from fusionsim.mapper.objectives import objective_ratio, score_of
+from fusionsim.model.result import EvalResult
+from fusionsim.timeloop import read_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 REF = ROOT.parent / "shared/timeloop-reference/fusion-timeloop-model"
@@ -37,16 +40,6 @@ LAYERS = [
 ]
 
 
-def _ref_totals(stats: Path) -> tuple[float, int]:
-    e = c = 0.0
-    for line in stats.read_text().splitlines():
-        if line.startswith("Total topology energy:"):
-            e = float(line.split(":")[1].split()[0])
-        elif line.startswith("Max topology cycles:"):
-            c = float(line.split(":")[1])
-    return e, int(c)
-
-
 def main(seed: int = 1) -> None:
     if not REF.exists():
         print(f"reference cases not found at {REF}; nothing to benchmark")
@@ -63,13 +56,9 @@ def main(seed: int = 1) -> None:
                         seed=seed, threads=1)
         dt = time.perf_counter() - t0
         times.append(dt)
-        e_ref, c_ref = _ref_totals(out / "timeloop-mapper.stats.txt")
         s = res["stats"]
-        ours = {"energy": s["energy_pJ"], "delay": s["cycles"], "edp": s["energy_pJ"] * s["cycles"]}
-        ref = {"energy": e_ref, "delay": c_ref, "edp": e_ref * c_ref}
-        ratio = ours[metrics[0]] / ref[metrics[0]]
-        if abs(ratio - 1) < 1e-9 and len(metrics) > 1:
-            ratio = ours[metrics[1]] / ref[metrics[1]]
+        ref = score_of(read_stats(out / "timeloop-mapper.stats.txt"))
+        ratio = objective_ratio(score_of(EvalResult.from_json(s)), ref, metrics)
         print(f"{case_rel:<58} {dt:8.2f} {res['evaluated']:6d} {s['cycles']:8d} {s['energy_pJ'] / 1e6:10.3f} "
               f"{ratio:10.3f}x")
     print(f"median {statistics.median(times):.2f} s, max {max(times):.2f} s per layer (target: median < 10 s)")

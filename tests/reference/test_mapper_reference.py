@@ -14,6 +14,9 @@ import pytest
 import yaml
 
 from fusionsim.mapper.api import map_files
+from fusionsim.mapper.objectives import objective_ratio, score_of
+from fusionsim.model.result import EvalResult
+from fusionsim.timeloop import read_stats
 
 FAST_CASES = 12
 
@@ -43,30 +46,14 @@ def _cases(root: Path) -> list[tuple[Path, Path, Path]]:
     return out
 
 
-def _totals(stats_txt: Path) -> tuple[float, int]:
-    energy = cycles = None
-    for line in stats_txt.read_text().splitlines():
-        if line.startswith("Total topology energy:"):
-            energy = float(line.split(":")[1].split()[0])
-        elif line.startswith("Max topology cycles:"):
-            cycles = int(float(line.split(":")[1]))
-    assert energy is not None and cycles is not None, stats_txt
-    return energy, cycles
-
-
 def _ratio(case: Path, prob: Path, mapper: Path) -> tuple[float, float]:
     out = case / "output"
     metrics = (yaml.safe_load(mapper.read_text()).get("mapper") or {}).get("optimization-metrics", ["edp"])
     res = map_files(out / "timeloop-mapper.flattened_architecture.yaml", prob, sorted(case.glob("constraints/*.yaml")),
                     mapper, out / "timeloop-mapper.ERT.yaml", seed=1)
-    e_ref, c_ref = _totals(out / "timeloop-mapper.stats.txt")
-    s = res["stats"]
-    ours = {"energy": s["energy_pJ"], "delay": s["cycles"], "edp": s["energy_pJ"] * s["cycles"]}
-    ref = {"energy": e_ref, "delay": c_ref, "edp": e_ref * c_ref}
-    r = ours[metrics[0]] / ref[metrics[0]]
-    if abs(r - 1) < 1e-9 and len(metrics) > 1:
-        r = ours[metrics[1]] / ref[metrics[1]]
-    return r, res["seconds"]
+    ref = score_of(read_stats(out / "timeloop-mapper.stats.txt"))
+    ours = score_of(EvalResult.from_json(res["stats"]))
+    return objective_ratio(ours, ref, metrics), res["seconds"]
 
 
 def _run(cases: list[tuple[Path, Path, Path]], root: Path, capsys: pytest.CaptureFixture) -> None:

@@ -138,3 +138,12 @@ def test_cli_bad_constraint_file_exit_2(tmp_path: Path, inputs: tuple[Path, Path
     r = _cli("--arch", str(ARCH), "--problem", str(PROB), "--constraints", str(bad), "--mapper", str(mapper),
              "--ert", str(ERT), "--json")
     assert r.returncode == 2 and "NoSuchLevel" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_objective_ratio_falls_to_the_next_metric_on_a_tie() -> None:
+    from fusionsim.mapper.objectives import Score, objective_ratio
+
+    ours, ref = Score(100.0, 10, 0), Score(200.0, 10, 0)
+    assert objective_ratio(ours, ref, ["delay", "energy"]) == 0.5  # equal delay: energy decides
+    assert objective_ratio(ours, ref, ["delay"]) == 1.0
+    assert objective_ratio(Score(100.0, 20, 0), ref, ["edp"]) == 1.0

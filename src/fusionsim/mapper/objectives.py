@@ -50,3 +50,12 @@ def sort_key(score: Score, metrics: tuple[str, ...]) -> tuple[float, ...]:
 def is_better(candidate: Score, incumbent: Score | None, metrics: tuple[str, ...]) -> bool:
     """Strictly better in lexicographic order (equal keeps the incumbent, as Timeloop does)."""
     return incumbent is None or sort_key(candidate, metrics) < sort_key(incumbent, metrics)
+
+
+def objective_ratio(candidate: Score, reference: Score, metrics: tuple[str, ...] | list[str]) -> float:
+    """candidate / reference on the first metric, or on the second when the first ties (how a mapping is
+    compared with a reference mapper's under a lexicographic objective such as [delay, energy])."""
+    r = candidate.cost(metrics[0]) / reference.cost(metrics[0])
+    if abs(r - 1) < 1e-9 and len(metrics) > 1:
+        r = candidate.cost(metrics[1]) / reference.cost(metrics[1])
+    return r
