@@ -3,14 +3,13 @@ sparsity, per-PE imbalance, sparse cycles and energy) from its pruned model and 
 `sparsity.pe_work`) the sparse cycles from given per-PE non-zero work files."""
 
 import logging
-import sys
 
 from fusionsim.archon.pipeline import write_sparse_layers, write_sparse_layers_from_pe_work
+from fusionsim.rule_log import log_to
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     if "pe_work" in smk.input.keys():  # sparsity.pe_work: given per-PE non-zero work, no pruned model
         rows = write_sparse_layers_from_pe_work(
             list(smk.params.layers), list(smk.params.groups), list(smk.input.pe_work), smk.output[0]

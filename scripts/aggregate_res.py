@@ -2,14 +2,13 @@
 in the seed's result.csv layout (energy in uJ, cycles)."""
 
 import logging
-import sys
 
+from fusionsim.rule_log import log_to
 from fusionsim.workflow import write_network_res
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     rows = write_network_res(
         smk.input.workload,
         smk.params.dataset,

@@ -3,14 +3,13 @@ problem.yaml, mapper.yaml, mapping.yaml, stats.json, stats.txt, then result.json
 per-level pJ) last, each atomically, into the cache folder of that key."""
 
 import logging
-import sys
 
+from fusionsim.rule_log import log_to
 from fusionsim.workflow import run_fusion_tile_job
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     tile = smk.params.tile
     result = run_fusion_tile_job(
         key=smk.wildcards.key,

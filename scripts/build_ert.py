@@ -1,14 +1,13 @@
 """Rule build_ert: the ERT and ART of one accelerator that ships no ERT, each written atomically."""
 
 import logging
-import sys
 
+from fusionsim.rule_log import log_to
 from fusionsim.workflow import run_ert_job
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     record = run_ert_job(
         arch=smk.input.arch,
         components=list(smk.input.components),

@@ -2,14 +2,13 @@
 <TYPE>.json and <TYPE>/Layer<k>.json, <TYPE>_cycles.json, and our costs.json (written last), all atomic."""
 
 import logging
-import sys
 
+from fusionsim.rule_log import log_to
 from fusionsim.workflow import write_fusion_costs
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     folder = smk.output.costs.rsplit("/", 1)[0]
     tables = write_fusion_costs(smk.input.layers, list(smk.input.results), dict(smk.params.uses), folder)
     logging.info(

@@ -2,14 +2,13 @@
 from its three layer jobs' engine results and the block's shape and prediction parameters."""
 
 import logging
-import sys
 
 from fusionsim.archon.pipeline import write_fused_block
+from fusionsim.rule_log import log_to
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     costs = write_fused_block(
         smk.input.decom, smk.input.conv, smk.input.main, dict(smk.params.block), smk.output[0]
     )

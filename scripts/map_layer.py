@@ -3,14 +3,13 @@ writes problem.yaml, mapper.yaml, mapping.yaml, stats.json, stats.txt and run.js
 time) atomically into the cache folder of that key."""
 
 import logging
-import sys
 
+from fusionsim.rule_log import log_to
 from fusionsim.workflow import run_map_job
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     record = run_map_job(
         problem=smk.params.problem,
         mapper=smk.params.mapper,

@@ -3,14 +3,13 @@
 stripped .h5 and its label JSON. The only script that loads TensorFlow (envs/sparsity.yaml)."""
 
 import logging
-import sys
 
 from fusionsim.archon.pipeline import prune_network
+from fusionsim.rule_log import log_to
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     record = prune_network(
         smk.input.workload,
         smk.params.dataset,

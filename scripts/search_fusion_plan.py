@@ -2,14 +2,13 @@
 plan.log, statistics.csv, tiling.png, energy.png and comparison.csv (fused vs layer-by-layer), each atomically."""
 
 import logging
-import sys
 
+from fusionsim.rule_log import log_to
 from fusionsim.workflow import run_fusion_search
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     plan = run_fusion_search(
         layers_dir=smk.input.layers,
         costs_dir=smk.input.costs.rsplit("/", 1)[0],

@@ -2,14 +2,13 @@
 from their arches' area tables, as CSV and Markdown."""
 
 import logging
-import sys
 
 from fusionsim.archon.pipeline import write_area
+from fusionsim.rule_log import log_to
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     archs = {"baseline": smk.input.baseline[0], "main": smk.input.main[0], "overhead": smk.input.overhead[0]}
     rows = write_area(archs, smk.params.adders, smk.output.csv)
     logging.info("area: %s", rows)

@@ -2,14 +2,13 @@
 plots and totals.json with dense, sparse and ARCHON columns."""
 
 import logging
-import sys
 
 from fusionsim.archon.pipeline import write_comparison
+from fusionsim.rule_log import log_to
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     inputs = {k: (list(v) if k not in ("sparse",) else v) for k, v in smk.input.items()}
     totals = write_comparison(
         inputs,

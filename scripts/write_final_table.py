@@ -3,14 +3,13 @@ the sparse baseline and ARCHON, speedups and energy ratios), final_vs_reference.
 totals the comparisons file states) and the speedup plot."""
 
 import logging
-import sys
 
 from fusionsim.archon.pipeline import write_final
+from fusionsim.rule_log import log_to
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     rows = write_final(list(smk.input.totals), smk.output.csv.rsplit("/", 1)[0], dict(smk.params.references))
     logging.info("final table: %s", rows)
 

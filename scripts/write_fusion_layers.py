@@ -2,14 +2,13 @@
 and graph.json with the residual edges), written whole into a scratch folder and renamed into place."""
 
 import logging
-import sys
 
+from fusionsim.rule_log import log_to
 from fusionsim.workflow import write_fusion_layers
 
 
 def main(smk) -> None:
-    sys.stderr = open(smk.log[0], "a")  # tracebacks go to the rule's log too
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     paths = write_fusion_layers(
         smk.input.workload, smk.params.dataset, list(smk.params.layers), smk.output[0]
     )
