@@ -441,9 +441,7 @@ def overhead_action_counts(
     )
 
 
-def fused_weight_count(
-    block: FusedBlock, variant: SeedVariant, const: ArchonConstants = ArchonConstants()
-) -> float:
+def fused_weight_count(block: FusedBlock, variant: SeedVariant) -> float:
     """Surviving fused weights W_f of the block (prune_factor of the composed Cin x Cmid x k x k x Cout)."""
     g = block.groups if variant.fused_weights_per_group else 1
     return (block.cin / g) * (block.cmid / g) * block.taps * block.cout * block.prune_factor
@@ -461,7 +459,7 @@ def fusion_overhead(
     n = const.n_pes
     counts = overhead_action_counts(block, main_cycles, variant.counts, n)
     weight_dram = (
-        fused_weight_count(block, variant, const)
+        fused_weight_count(block, variant)
         * const.dram_access_pJ
         * (const.word_bits / const.index_bits)
         * (block.p * block.p / n)
