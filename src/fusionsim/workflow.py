@@ -1231,13 +1231,14 @@ def run_fusion_search(
     from fusionsim.fusion.deepfrack_compat import search_seed
     from fusionsim.fusion.plan import BufferLevels, Level
     from fusionsim.fusion.search import check_capacity, search_exact
-    from fusionsim.fusion.tables import load_layers, load_tables, validate_tables
+    from fusionsim.fusion.tables import load_tables, validate_tables
+    from fusionsim.fusion.workload import load_workload
 
     buffers = BufferLevels(*(Level.parse(levels[k], f"fusion.{k}") for k in FUSION_LEVELS))
-    shapes = load_layers(layers_dir)
+    workload = load_workload(layers_dir)
+    shapes = [lay.shape for lay in workload.layers]
     tables = load_tables(costs_dir)
     validate_tables(tables, shapes)
-    workload = bs.load_layer_set(layers_dir)
     if variant == "exact":
         plan = search_exact(workload, tables, buffers, objective)
     else:

@@ -14,6 +14,7 @@ from fusionsim.fusion import benchmark_stage as bs
 from fusionsim.fusion.plan import BufferLevels, Level
 from fusionsim.fusion.search import search_exact
 from fusionsim.fusion.tables import TYPES, load_layers, load_tables, validate_tables
+from fusionsim.fusion.workload import load_workload
 from fusionsim.workloads.problem import _shape
 
 ACCEL = Path(__file__).resolve().parents[2] / "accelerators" / "simba_like"
@@ -46,9 +47,9 @@ def test_tables_load_into_the_search_and_give_a_plan(bench) -> None:
     assert loaded.cycles is not None and set(loaded.energy) == set(TYPES)
     levels = BufferLevels(Level("PEWeightBuffer", 524288), Level("PEInputBuffer", 65536), Level("PEAccuBuffer", 65536))
     for objective in ("energy", "latency", "edp"):
-        plan = search_exact(bs.load_layer_set(root / "layers"), loaded, levels, objective)
+        plan = search_exact(load_workload(root / "layers"), loaded, levels, objective)
         assert plan.stacks and plan.fused_uJ <= plan.layer_by_layer_uJ + 1e-9
-    paths = bs.write_plan_outputs(plan, bs.load_layer_set(root / "layers"), costs / "costs.json", root / "plan")
+    paths = bs.write_plan_outputs(plan, load_workload(root / "layers"), costs / "costs.json", root / "plan")
     assert paths["csv"].read_text().count("\n") == len(plan.stacks) + 2
 
 

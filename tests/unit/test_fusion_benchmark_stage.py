@@ -15,7 +15,7 @@ from fusionsim.fusion.plan import BufferLevels, Level
 from fusionsim.fusion.search import search_exact
 from fusionsim.fusion.stats import stack_statistics, statistics_csv
 from fusionsim.fusion.tables import TYPES, load_layers, load_tables
-from fusionsim.fusion.workload import build_workload
+from fusionsim.fusion.workload import build_workload, load_workload
 from fusionsim.spec.constraints import load_constraints
 from fusionsim.workloads.problem import _shape
 
@@ -150,7 +150,7 @@ def test_layer_dir_round_trip_and_plan_statistics(tmp_path: Path) -> None:
     assert [lay.problem for lay in bs.load_layer_dir(tmp_path / "layers")] == [lay.problem for lay in layers]
     jobs = bs.plan_jobs(layers, setup(tmp_path))
     bs.write_tables(bs.assemble_tables(layers, jobs, fake_results(jobs)), tmp_path / "costs")
-    workload = bs.load_layer_set(tmp_path / "layers")
+    workload = load_workload(tmp_path / "layers")
     levels = BufferLevels(Level("W", 10**6), Level("I", 10**6), Level("O", 10**6))
     plan = search_exact(workload, load_tables(tmp_path / "costs"), levels)
     rows = stack_statistics(plan, workload, bs.read_costs(tmp_path / "costs/costs.json"))
@@ -185,7 +185,7 @@ def test_resnet18_layer_set_has_residual_edges(tmp_path: Path) -> None:
     ds = ls.layers[names.index("layer2_0_downsample")].problem["problem"]["instance"]
     assert (ds["C"], ds["M"], ds["R"], ds["P"], ds["Wstride"]) == (64, 128, 1, 28, 2)
     bs.write_layer_set(ls, tmp_path / "r18")
-    workload = bs.load_layer_set(tmp_path / "r18")
+    workload = load_workload(tmp_path / "r18")
     assert len(workload) == 21 and workload.layers[3].adds == (1,)
     assert [s.name for s in load_layers(tmp_path / "r18")][:3] == ["conv1_layer01", "pool1_layer02",
                                                                    "layer1_0_conv1_layer03"]
@@ -209,7 +209,7 @@ def test_graph_json_must_match_the_layers(tmp_path: Path) -> None:
     bs.write_layer_set(bs.LayerSet(tuple(layers), (None, 0)), tmp_path)
     (tmp_path / "graph.json").write_text(json.dumps({"srcs": [None]}))
     with pytest.raises(InputError, match="one layer index or null per layer"):
-        bs.load_layer_set(tmp_path)
+        load_workload(tmp_path)
     (tmp_path / "graph.json").unlink()
-    assert len(build_workload(load_layers(tmp_path))) == len(bs.load_layer_set(tmp_path)) == 2
+    assert len(build_workload(load_layers(tmp_path))) == len(load_workload(tmp_path)) == 2
     assert yaml.safe_load((tmp_path / "L1_layer01.yaml").read_text()) == layers[0].problem

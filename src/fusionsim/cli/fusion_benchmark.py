@@ -149,6 +149,7 @@ def _plan(args: argparse.Namespace, fusion: dict, layer_dir: Path, out: Path) ->
     from fusionsim.fusion.plan import BufferLevels, Level
     from fusionsim.fusion.search import search_exact
     from fusionsim.fusion.tables import load_tables
+    from fusionsim.fusion.workload import load_workload
 
     def level(value: str | None, key: str) -> Level:
         text = value or fusion.get(key.replace("-", "_"))
@@ -159,7 +160,7 @@ def _plan(args: argparse.Namespace, fusion: dict, layer_dir: Path, out: Path) ->
 
     levels = BufferLevels(level(args.weights_level, "weights-level"), level(args.inputs_level, "inputs-level"),
                           level(args.outputs_level, "outputs-level"))
-    workload = bs.load_layer_set(layer_dir)
+    workload = load_workload(layer_dir)
     plan = search_exact(workload, load_tables(out), levels, args.objective)
     paths = bs.write_plan_outputs(plan, workload, out / "costs.json", out / "plan")
     return {"fused_uJ": round(plan.fused_uJ, 3), "layer_by_layer_uJ": round(plan.layer_by_layer_uJ, 3),

@@ -510,7 +510,7 @@ def network_layer_set(network: str | Path, dataset: str) -> LayerSet:
 
 def write_layer_set(layer_set: LayerSet, folder: str | Path) -> list[Path]:
     """One problem YAML per layer (`<name>_layerNN.yaml`, the order `fusion-search --layers` reads) and
-    `graph.json` with the edges (`srcs`, `adds`), which `load_layer_set` turns into a search workload."""
+    `graph.json` with the edges (`srcs`, `adds`), which `fusion.workload.load_workload` turns into a search workload."""
     folder = Path(folder)
     paths = []
     width = max(2, len(str(len(layer_set.layers))))
@@ -522,13 +522,6 @@ def write_layer_set(layer_set: LayerSet, folder: str | Path) -> list[Path]:
              "adds": {str(k): list(v) for k, v in layer_set.adds.items()}}
     atomic_io.write_json(folder / "graph.json", graph)
     return paths
-
-
-def load_layer_set(folder: str | Path) -> Any:
-    """The search `Workload` of a layer folder: `graph.json` edges when present, else a chain."""
-    from fusionsim.fusion.workload import load_workload
-
-    return load_workload(folder)
 
 
 def layers_of(layer_set: LayerSet | Iterable[BenchLayer]) -> list[BenchLayer]:
