@@ -3,6 +3,8 @@ PY ?= python3
 VENV ?= .venv
 EXTRAS ?= test
 BIN := $(VENV)/bin
+# Tools the venv installs (shfmt for snakefmt) are found without activating it.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup run test lint bench check clean
 

@@ -36,8 +36,11 @@ def test_snakefmt_clean() -> None:
     snakefmt = Path(SNAKEMAKE).with_name("snakefmt")
     if not snakefmt.exists():
         pytest.skip(f"snakefmt not installed beside {SNAKEMAKE} (pip install -e '.[test]')")
+    # snakefmt >= 2.1 formats shell: blocks with shfmt, installed beside it in the venv but not on PATH
+    # unless the venv is activated.
+    env = {**os.environ, "PATH": f"{snakefmt.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.run(
-        [str(snakefmt), "--check", "Snakefile", "rules"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [str(snakefmt), "--check", "Snakefile", "rules"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env
     )
     assert proc.returncode == 0, f"run `snakefmt Snakefile rules`:\n{proc.stdout}{proc.stderr}"
 
