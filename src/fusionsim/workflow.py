@@ -33,7 +33,7 @@ import yaml
 import fusionsim
 from fusionsim.atomic_io import write_json, write_text
 from fusionsim.errors import InputError
-from fusionsim.spec.yaml_io import safe_load_strict
+from fusionsim.spec.yaml_io import load_yaml_any
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
 TILES = ("full",)  # whole-layer jobs; the fusion-tiling issue adds real tiles
@@ -115,7 +115,7 @@ def load_accelerator(accel_dir: Path, name: str) -> Accelerator:
             key=f"accelerators.{name}",
             fix=f"create {manifest} or remove the accelerator from config.yaml",
         )
-    raw = safe_load_strict(manifest.read_text()) or {}
+    raw = load_yaml_any(manifest, allow_empty=True) or {}
 
     def path(key: str, value: Any, must_be_dir: bool = False) -> Path:
         if not isinstance(value, str):
@@ -222,7 +222,7 @@ def layer_mapper_settings(
     `engine: timeloop`, settings still without num-threads get config `mapper.threads`: timeloop-mapper would
     otherwise start one searcher per core of whatever machine runs the job, each with its own budget, so the
     mapping (and the cache key) would not be fixed."""
-    base = safe_load_strict(mapper_file.read_text()) or {}
+    base = load_yaml_any(mapper_file, allow_empty=True) or {}
     over = (config["accelerators"].get(acc_name) or {}).get("mapper")
     settings = merge_mapper_settings(base, config["mapper"], over)
     searchers = (base.get("mapper", base) or {}).get("num-threads")
@@ -1042,7 +1042,7 @@ def fusion_layer_set(workload: str | Path, dataset: str, names: list[str] | None
 
 def _fusion_section(acc: Accelerator, need_levels: bool) -> dict[str, Any]:
     manifest = acc.root / "accelerator.yaml"
-    section = (safe_load_strict(manifest.read_text()) or {}).get("fusion") or {}
+    section = (load_yaml_any(manifest, allow_empty=True) or {}).get("fusion") or {}
     for key in FUSION_LEVELS if need_levels else ():
         if not section.get(key):
             raise InputError(
@@ -1114,7 +1114,7 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
         ft.erts[name] = plan.ert_path(acc)  # shipped, or written by rule build_ert (keyed by its build key)
         ft.fusion[name] = _fusion_section(acc, ft.searchable())
         files = acc.files_for("default")
-        base = safe_load_strict(files.mapper.read_text()) or {}
+        base = load_yaml_any(files.mapper, allow_empty=True) or {}
         over = (
             (config["accelerators"].get(name) or {}).get("mapper") if name in config["accelerators"] else None
         )

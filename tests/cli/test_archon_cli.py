@@ -52,7 +52,7 @@ def test_fused_block_accepts_evalresult_json(tmp_path: Path, timeloop_ref: Path,
 
 @pytest.mark.parametrize(
     ("content", "needle"),
-    [("{not json", "not valid JSON"), ('{"energy_pJ": 1}', "key 'levels'"), ("[1, 2]", "not an EvalResult")],
+    [("{not json", "malformed JSON"), ('{"energy_pJ": 1}', "key 'levels'"), ("[1, 2]", "not an EvalResult")],
 )
 def test_bad_json_one_line_exit_2(tmp_path: Path, capsys, content: str, needle: str) -> None:
     bad = tmp_path / "r.json"

@@ -154,7 +154,7 @@ def test_bad_input_names_file_and_key(tmp_path: Path, mutate, key: str) -> None:
 def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("layers: [\n")
-    with pytest.raises(InputError, match="not valid YAML"):
+    with pytest.raises(InputError, match="malformed YAML"):
         load_network(bad)
     with pytest.raises(InputError, match="not found"):
         load_network(tmp_path / "none.yaml")

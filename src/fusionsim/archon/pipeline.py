@@ -39,7 +39,7 @@ from fusionsim.archon.tables import (
 from fusionsim.atomic_io import write_json, write_text
 from fusionsim.errors import InputError
 from fusionsim.model.result import EvalResult
-from fusionsim.spec.yaml_io import safe_load_strict
+from fusionsim.spec.yaml_io import load_json, load_yaml
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
 VARIANTS = {"fusionet": FUSIONET_STYLE, "mobilenet": MOBILENET_STYLE}
@@ -81,7 +81,7 @@ def load_comparisons(path: str | Path, workloads_dir: str | Path) -> dict[str, C
     path = Path(path)
     if not path.is_file():
         raise InputError("comparisons file not found", file=path, key="fusion.comparisons_file")
-    raw = safe_load_strict(path.read_text()) or {}
+    raw = load_yaml(path)
     out = {}
     for name, spec in raw.items():
 
@@ -177,7 +177,7 @@ def load_edges(path: str | Path, dataset: str, classes: int) -> dict[str, list[E
     groups), depthwise_channels (fused DW input correction, default the channel count on fused sides)}`.
     A side that is not listed keeps the layers derived from the network files."""
     path = Path(path)
-    raw = safe_load_strict(path.read_text()) or {}
+    raw = load_yaml(path)
     bad = set(raw) - set(EDGE_SIDES) - {"description", "source"}
     if bad:
         raise InputError(f"unknown key (allowed: {' '.join(EDGE_SIDES)})", file=path, key=sorted(bad)[0])
@@ -631,7 +631,7 @@ def write_fused_block(decom: str, conv: str, main: str, params: dict[str, Any], 
 
 def read_fused_block(path: str | os.PathLike) -> FusedBlockCosts:
     """A `write_fused_block` JSON back as `FusedBlockCosts`."""
-    d = json.loads(Path(path).read_text())
+    d = load_json(path)
     c, o = d["columns"], d["overhead"]
     return FusedBlockCosts(
         block=d["block"],
@@ -646,7 +646,7 @@ def loops_from_mapping_yaml(path: str | os.PathLike) -> tuple:
     """Dense mapping loops (outermost first, `fusionsim.sparsity.imbalance.Loop`) of a Timeloop mapping YAML."""
     from fusionsim.sparsity.imbalance import Loop
 
-    data = safe_load_strict(Path(path).read_text()) or {}
+    data = load_yaml(path)
     loops = []
     for d in data.get("mapping", []):
         if d.get("type") not in ("temporal", "spatial"):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fusionsim.errors import InputError
 from fusionsim.model.result import EvalResult
+from fusionsim.spec.yaml_io import load_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,10 +51,8 @@ def load_result(path: str | Path) -> EvalResult:
     path = Path(path)
     if path.suffix == ".json":
         try:
-            data = json.loads(path.read_text())
+            data = load_json(path)
             return EvalResult.from_json(data)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc.msg} at line {exc.lineno})", file=path) from exc
         except KeyError as exc:
             raise InputError(
                 "missing key in EvalResult JSON",

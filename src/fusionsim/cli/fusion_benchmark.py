@@ -10,7 +10,7 @@ from pathlib import Path
 from fusionsim.errors import InputError
 from fusionsim.fusion import benchmark_stage as bs
 from fusionsim.fusion.tables import TYPES
-from fusionsim.spec.yaml_io import safe_load_strict
+from fusionsim.spec.yaml_io import load_yaml_any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,10 +50,11 @@ def _manifest(folder: str | None) -> tuple[dict, Path | None]:
         return {}, None
     root = Path(folder)
     path = root / "accelerator.yaml"
-    try:
-        raw = safe_load_strict(path.read_text()) or {}
-    except FileNotFoundError:
-        raise InputError("no accelerator manifest", file=path, fix="point --accelerator at accelerators/<name>") from None
+    if not path.exists():
+        raise InputError("no accelerator manifest", file=path, fix="point --accelerator at accelerators/<name>")
+    raw = load_yaml_any(path, allow_empty=True) or {}
+    if not isinstance(raw, dict):
+        raise InputError("expected a YAML mapping at the top level", file=path, fix="see accelerators/*/accelerator.yaml")
     return raw, root
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fusionsim.atomic_io import write_json, write_text
 from fusionsim.errors import InputError
+from fusionsim.spec.yaml_io import load_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -95,7 +96,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             dp = _find(Path(args.dense_dir), name, (".json",))
             if dp:
                 try:
-                    dense = EvalResult.from_json(json.loads(dp.read_text()))
+                    dense = EvalResult.from_json(load_json(dp))
                 except (ValueError, KeyError, TypeError) as exc:
                     raise InputError(
                         f"not an EvalResult JSON ({exc.__class__.__name__}: {exc})", file=dp

@@ -37,6 +37,7 @@ import yaml
 from fusionsim import atomic_io
 from fusionsim.errors import InputError
 from fusionsim.fusion.tables import TYPES, load_layers
+from fusionsim.spec.yaml_io import load_json, load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class BenchJob:
 def load_layer_dir(folder: str | Path) -> list[BenchLayer]:
     """Layers from a folder of Timeloop problem YAMLs, ordered by the number in the file name (as the search)."""
     shapes = load_layers(folder)
-    return [BenchLayer(i + 1, sh.name, yaml.safe_load(Path(sh.file).read_text())) for i, sh in enumerate(shapes)]
+    return [BenchLayer(i + 1, sh.name, load_yaml(sh.file)) for i, sh in enumerate(shapes)]
 
 
 # ------------------------------------------------------------------------------------------------ tiles
@@ -401,11 +402,10 @@ def write_tables(tables: BenchTables, folder: str | Path, digits: int = 10) -> l
 def read_costs(path: str | Path) -> dict[str, dict[int, dict[int, dict[str, Any]]]]:
     """Entries of our `costs.json` as {type: {layer: {tile: summary}}} (the detail the statistics read)."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError("cost detail not found", file=path, fix="run fusionsim fusion-benchmark first") from None
-    if raw.get("format") != COSTS_FORMAT:
+    if not path.exists():
+        raise InputError("cost detail not found", file=path, fix="run fusionsim fusion-benchmark first")
+    raw = load_json(path)
+    if not isinstance(raw, dict) or raw.get("format") != COSTS_FORMAT:
         raise InputError(f"not a {COSTS_FORMAT} file", file=path, key="format")
     return {kind: {int(lay): {int(t): v for t, v in row.items()} for lay, row in rows.items()}
             for kind, rows in raw["entries"].items()}

@@ -7,16 +7,13 @@ Cost tables use the DeepFrack layout: `<TYPE>.json` = `{"<layer number>": {"<til
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from fusionsim.errors import InputError
-from fusionsim.spec.yaml_io import safe_load_strict
+from fusionsim.spec.yaml_io import load_json, load_yaml_any
 
 TYPES = ("SLC", "Start", "LBLC", "ELBLC", "WCC", "EWCC", "OutWCC")
 
@@ -90,13 +87,10 @@ def _number_table(raw: object, path: Path, what: str) -> Table:
 
 
 def _read_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
+    if not path.exists():
         raise InputError("cost table not found", file=path,
-                         fix="point --costs at the folder holding SLC.json, Start.json, ... OutWCC.json") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc.msg}, line {exc.lineno})", file=path) from None
+                         fix="point --costs at the folder holding SLC.json, Start.json, ... OutWCC.json")
+    return load_json(path)
 
 
 def load_tables(folder: str | Path) -> CostTables:
@@ -173,10 +167,7 @@ def load_layers(folder: str | Path) -> list[LayerShape]:
         raise InputError("no layer problem YAMLs (*.yaml) in folder", file=folder, fix="check --layers")
     shapes = []
     for path in sorted(files, key=_layer_number):
-        try:
-            data = safe_load_strict(path.read_text())
-        except yaml.YAMLError as exc:
-            raise InputError(f"not valid YAML ({str(exc).splitlines()[0]})", file=path) from None
+        data = load_yaml_any(path)
         shapes.append(_dims(data if isinstance(data, dict) else {}, path))
     return shapes
 

@@ -7,13 +7,13 @@ tensor live: on chip inside a stack (counted against capacity) or spilled to DRA
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from fusionsim.errors import InputError
 from fusionsim.fusion.tables import LayerShape, load_layers
+from fusionsim.spec.yaml_io import load_json
 from fusionsim.tiling.propagate import LayerGeom, infer_link
 
 
@@ -98,11 +98,7 @@ def load_workload(folder: str | Path) -> Workload:
     graph_file = folder / "graph.json"
     if not graph_file.is_file():
         return build_workload(shapes)
-    try:
-        graph = json.loads(graph_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON at line {exc.lineno}: {exc.msg}", file=graph_file,
-                         fix="correct the JSON or remove the file for a chain") from None
+    graph = load_json(graph_file)
     if not isinstance(graph, dict):
         raise InputError("expected an object with srcs and adds", file=graph_file, fix="see docs/fusion-search.md")
     srcs, adds = graph.get("srcs"), graph.get("adds") or {}

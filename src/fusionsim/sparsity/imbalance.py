@@ -32,7 +32,7 @@ import numpy as np
 
 from fusionsim.atomic_io import write_text
 from fusionsim.errors import InputError
-from fusionsim.spec.yaml_io import safe_load_strict
+from fusionsim.spec.yaml_io import read_input_text, safe_load_strict
 
 # canonical order of the outer (pass) loops when only factors are given
 DEFAULT_OUTER_ORDER = ("N", "M", "C", "P", "Q", "R", "S")
@@ -328,10 +328,7 @@ def read_loops(path: str | os.PathLike, sizes: Mapping[str, int] | None = None) 
     import yaml
 
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise InputError("mapping file not found", file=path) from None
+    text = read_input_text(path)
     if _MAP_LOOP.search(text) and not text.lstrip().startswith(("{", "loops", "spatial")):
         return loops_from_map_txt(text)
     try:

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from fusionsim.errors import InputError
 from fusionsim.sparsity.imbalance import Loop, PeWork, partition_nonzero_work
-from fusionsim.spec.yaml_io import safe_load_strict
+from fusionsim.spec.yaml_io import load_yaml_any
 
 WEIGHT_KINDS = ("conv", "pointwise", "depthwise", "fc")
 KIND_ALIASES = {"dense": "fc", "fully_connected": "fc", "pw": "pointwise", "dw": "depthwise"}
@@ -153,12 +152,7 @@ def load_layer_specs(
     optional `input: {size, channels, classes}`), see `LayerSpec.from_dict`.
     """
     path = Path(path)
-    try:
-        raw = safe_load_strict(path.read_text())
-    except FileNotFoundError:
-        raise InputError("workload file not found", file=path, fix="check the path") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid YAML/JSON ({str(exc).splitlines()[0]})", file=path) from None
+    raw = load_yaml_any(path)
     if isinstance(raw, Mapping) and "inputs" in raw:
         from fusionsim.workloads import expand_network, load_network
 

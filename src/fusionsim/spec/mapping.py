@@ -14,7 +14,7 @@ import yaml
 from fusionsim.errors import InputError
 from fusionsim.spec.arch import Arch
 from fusionsim.spec.problem import Problem
-from fusionsim.spec.yaml_io import load_yaml
+from fusionsim.spec.yaml_io import load_yaml, read_input_text
 
 
 @dataclass(frozen=True)
@@ -248,9 +248,7 @@ def check_factors(mapping: Mapping, problem: Problem, file: str | Path) -> None:
 def load_mapping(path: str | Path, arch: Arch, problem: Problem) -> Mapping:
     """Read a mapping YAML or a Timeloop `map.txt` (detected by content)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", file=path, fix="check the --mapping path")
-    text = path.read_text()
+    text = read_input_text(path)
     first = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")), "")
     if _HEAD.match(first) and not first.startswith("mapping"):
         return parse_map_txt(text, arch, problem, path)

@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fusionsim.errors import InputError
-from fusionsim.spec.yaml_io import safe_load_strict
+from fusionsim.spec.yaml_io import load_yaml_any
 
 LAYER_KINDS = ("conv", "pointwise", "depthwise", "fc", "pool")
 ENTRY_TYPES = (*LAYER_KINDS, "bottleneck")
@@ -103,14 +101,9 @@ def _pos_int(path: Path, key: str, value: Any) -> int:
 def load_network(path: str | Path) -> Network:
     """Read and validate a network YAML; raises InputError naming the file and key on bad input."""
     path = Path(path)
-    try:
-        raw = safe_load_strict(path.read_text())
-    except FileNotFoundError:
-        raise _err(
-            path, "", "network file not found", "check the name under `networks` in config.yaml"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise _err(path, "", f"not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not path.exists():
+        raise _err(path, "", "network file not found", "check the name under `networks` in config.yaml")
+    raw = load_yaml_any(path)
     if not isinstance(raw, dict):
         raise _err(path, "", "top level must be a mapping with `name`, `inputs` and `layers`")
     unknown = set(raw) - {"name", "description", "source", "inputs", "defaults", "layers"}
