@@ -22,7 +22,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -427,9 +426,6 @@ def run_benchmark(layers: Sequence[BenchLayer], setup: BenchSetup, out_dir: str 
 
 # ------------------------------------------------------------------------------------------------ networks
 
-_BLOCK = re.compile(r"^(?P<block>.+)_conv(?P<k>\d+)$")
-
-
 @dataclass(frozen=True)
 class LayerSet:
     """Per-layer problems of one network for the fusion search, with its data edges.
@@ -450,62 +446,54 @@ def _problem(layer: Any) -> dict[str, Any]:
 
 
 def network_layer_set(network: str | Path, dataset: str) -> LayerSet:
-    """Conv layers of a `workloads/<net>.yaml` for the fusion search, with residual edges.
+    """Conv layers of a `workloads/<net>.yaml` for the fusion search, with the data edges the workload states.
 
     Pooling and FC layers are dropped (the search infers pooling between consecutive convs), except a pool
-    whose output is a residual operand. Residuals: MobileNet-style bottlenecks with `residual: true` add the
-    block input to `<b>_comp`; ResNet basic blocks named `<block>_conv1`, `<block>_conv2` (e.g.
-    `layer2_0_conv1`) add the block input to `<block>_conv2`, through an inserted 1x1 `<block>_downsample`
-    conv (stride of conv1) when the block changes width or channels.
+    whose output is an add operand. Each kept layer's `src` is the kept layer producing its input, followed
+    through dropped layers and zero-cost nodes (shuffle, split; a concat gives its last input, an add its
+    latest operand); each `add` node puts its other operands in `adds` of its latest operand.
     """
-    from fusionsim.workloads import expand_network, load_network
-    from fusionsim.workloads.network import Layer
+    from fusionsim.workloads.network import NETWORK_INPUT, load_network, network_graph
 
-    net = load_network(network)
-    all_layers = expand_network(net, dataset)
-    blocks: dict[str, list[int]] = {}
-    for i, lay in enumerate(all_layers):
-        m = _BLOCK.match(lay.name)
-        if m and lay.kind == "conv" and not lay.block:
-            blocks.setdefault(m["block"], []).append(i)
-    res_blocks = {tuple(v): k for k, v in blocks.items() if len(v) == 2}
-    keep_pool = set()
-    for first, _ in res_blocks:
-        if first > 0 and all_layers[first - 1].kind == "pool":
-            keep_pool.add(first - 1)
-    out: list[tuple[Any, int | None, tuple[int, ...]]] = []  # (Layer, src index into out, adds)
-    pos: dict[int, int] = {}  # all_layers index -> out index
-    last: int | None = None
-    block_input: dict[str, int | None] = {}
-    for i, lay in enumerate(all_layers):
-        if lay.kind == "fc" or (lay.kind == "pool" and i not in keep_pool):
+    graph = network_graph(load_network(network), dataset)
+    by_name = {lay.name: lay for lay in graph.layers}
+
+    def through(name: str) -> str:  # follow one-input zero-cost nodes back to a layer, an add/concat or the input
+        while name in graph.nodes and graph.nodes[name].kind in ("shuffle", "split"):
+            name = graph.inputs[name][0]
+        return name
+
+    keep_pool = {through(n) for node in graph.nodes.values() if node.kind == "add" for n in node.inputs}
+    kept = [lay for lay in graph.layers
+            if not (lay.kind == "fc" or (lay.kind == "pool" and lay.name not in keep_pool))]
+    index = {lay.name: k for k, lay in enumerate(kept)}
+
+    def resolve(name: str) -> int | None:  # the kept layer whose output stands for tensor `name`
+        name = through(name)
+        if name == NETWORK_INPUT:
+            return None
+        if name in index:
+            return index[name]
+        if name in by_name:  # a dropped pool or fc: what it reads
+            return resolve(graph.inputs[name][0])
+        node = graph.nodes[name]
+        if node.kind == "concat":
+            return resolve(node.inputs[-1])
+        found = [k for k in (resolve(n) for n in node.inputs) if k is not None]
+        return max(found) if found else None
+
+    srcs = tuple(resolve(graph.inputs[lay.name][0]) for lay in kept)
+    adds: dict[int, tuple[int, ...]] = {}
+    for node in graph.nodes.values():
+        if node.kind != "add":
             continue
-        src = last
-        for (first, second), name in res_blocks.items():
-            if i == first:
-                block_input[name] = last
-                c2 = all_layers[second]
-                if last is not None and (out[last][0].out_size != c2.out_size
-                                         or out[last][0].out_channels != c2.out_channels):
-                    prev = out[last][0]
-                    ds = Layer(f"{name}_downsample", "conv", prev.out_channels, c2.out_channels, 1, lay.stride,
-                               prev.out_size, c2.out_size)
-                    out.append((ds, last, ()))
-                    block_input[name] = len(out) - 1
-        adds: tuple[int, ...] = ()
-        for (_, second), name in res_blocks.items():
-            if i == second and block_input.get(name) is not None:
-                adds = (block_input[name],)
-        if lay.role == "comp" and lay.residual:
-            dec = next(j for j in range(i, -1, -1) if all_layers[j].role == "decom" and all_layers[j].block == lay.block)
-            src_of_block = out[pos[dec]][1]
-            if src_of_block is not None:
-                adds = (src_of_block,)
-        out.append((lay, src, adds))
-        pos[i] = len(out) - 1
-        last = len(out) - 1
-    layers = tuple(BenchLayer(k + 1, lay.name, _problem(lay)) for k, (lay, _, _) in enumerate(out))
-    return LayerSet(layers, tuple(s for _, s, _ in out), {k: a for k, (_, _, a) in enumerate(out) if a})
+        found = [k for k in (resolve(n) for n in node.inputs) if k is not None]
+        if len(found) < 2:
+            continue
+        main = max(found)
+        adds[main] = adds.get(main, ()) + tuple(k for k in found if k != main)
+    layers = tuple(BenchLayer(k + 1, lay.name, _problem(lay)) for k, lay in enumerate(kept))
+    return LayerSet(layers, srcs, adds)
 
 
 def write_layer_set(layer_set: LayerSet, folder: str | Path) -> list[Path]:

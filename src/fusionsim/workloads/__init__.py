@@ -5,9 +5,11 @@ from fusionsim.workloads.network import (
     LAYER_KINDS,
     Layer,
     Network,
+    NetworkGraph,
     expand_network,
     find_layer,
     load_network,
+    network_graph,
 )
 from fusionsim.workloads.problem import layer_problem, problem_instance, problem_yaml
 
@@ -16,10 +18,12 @@ __all__ = [
     "LAYER_KINDS",
     "Layer",
     "Network",
+    "NetworkGraph",
     "expand_network",
     "find_layer",
     "layer_problem",
     "load_network",
+    "network_graph",
     "problem_instance",
     "problem_yaml",
 ]

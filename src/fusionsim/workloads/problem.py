@@ -44,6 +44,7 @@ def problem_instance(layer: Layer) -> dict[str, int]:
     Grouped conv/pointwise/fc layers are one group's problem (C/G, M/G); the cost is multiplied by
     `layer.groups` downstream. Depthwise and pooling layers are a C=1 conv with M filters (the seed's
     convention: one input channel broadcast to all filters), their real channel count kept in `layer.channels`.
+    R, P and Wstride run along the width, S, Q and Hstride along the height (Timeloop's CNN-Layer).
     """
     if layer.kind in ("depthwise", "pool"):
         c, m = 1, layer.out_channels
@@ -53,14 +54,14 @@ def problem_instance(layer: Layer) -> dict[str, int]:
         "C": c,
         "M": m,
         "R": layer.kernel,
-        "S": layer.kernel,
+        "S": layer.kernel_h,
         "N": 1,
         "P": layer.out_size,
-        "Q": layer.out_size,
+        "Q": layer.out_h,
         "Wstride": layer.stride,
-        "Hstride": layer.stride,
-        "Wdilation": 1,
-        "Hdilation": 1,
+        "Hstride": layer.stride_h,
+        "Wdilation": layer.dilation,
+        "Hdilation": layer.dilation_h,
     }
 
 
