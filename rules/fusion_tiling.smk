@@ -1,8 +1,10 @@
 # Fusion-tiling search (issue 10, config `fusion_tiling`, off by default): each network's fusion layers
-# (convs with their residual edges) -> one content-keyed mapper job per (tile problem, dataflow type), shared
-# through <out>/cache/fusion_tiles/<key>/ by every network and layer with that tile -> the cost tables of each
-# (network, accelerator) -> the search's plan, statistics, plots and comparison vs layer-by-layer.
-# Keys and paths come from fusionsim.workflow.fusion_tiling_plan (benchmark_stage.plan_jobs keys).
+# (convs with their residual edges) -> content-keyed tile jobs (tile problem, dataflow type), mapped in batch
+# jobs of a few widths of one layer shape with every dataflow type (one process each: Snakemake's per-job
+# cost is paid once a batch), each tile kept in <out>/cache/fusion_tiles/<key>/ and reused by any batch,
+# network and layer with that tile -> the cost tables of each (network, accelerator) -> the search's plan,
+# statistics, plots and comparison vs layer-by-layer. Keys and paths come from fusionsim.workflow.
+# fusion_tiling_plan (benchmark_stage.plan_jobs keys).
 from fusionsim.workflow import fusion_tiling_plan, fusion_tiling_targets
 
 FUSION_TILING = fusion_tiling_plan(PLAN, config, workflow.basedir)
@@ -32,30 +34,27 @@ rule write_fusion_layers:
         "../scripts/write_fusion_layers.py"
 
 
-rule benchmark_fusion_tile:
+rule benchmark_fusion_tiles:
     input:
-        unpack(lambda wc: FUSION_TILING.tile_inputs(wc.key)),
+        unpack(lambda wc: FUSION_TILING.batch_inputs(wc.batch)),
     output:
-        problem=f"{OUT}/cache/fusion_tiles/{{key}}/problem.yaml",
-        mapper=f"{OUT}/cache/fusion_tiles/{{key}}/mapper.yaml",
-        mapping=f"{OUT}/cache/fusion_tiles/{{key}}/mapping.yaml",
-        stats_json=f"{OUT}/cache/fusion_tiles/{{key}}/stats.json",
-        stats_txt=f"{OUT}/cache/fusion_tiles/{{key}}/stats.txt",
-        result=f"{OUT}/cache/fusion_tiles/{{key}}/result.json",
+        results=f"{OUT}/cache/fusion_batches/{{batch}}/results.json",
     log:
-        f"{OUT}/logs/benchmark_fusion_tile/{{key}}.log",
+        f"{OUT}/logs/benchmark_fusion_tiles/{{batch}}.log",
+    wildcard_constraints:
+        batch=r"[0-9a-f]{16}",
     conda:
         CONDA_ENV
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=60,
     params:
-        tile=lambda wc: FUSION_TILING.tile_params(wc.key),
+        batch=lambda wc: FUSION_TILING.batch_params(wc.batch),
         engine=FUSION_TILING.engine,
         seed=FUSION_TILING.seed,
         model_version=MODEL_VERSION,
     script:
-        "../scripts/benchmark_fusion_tile.py"
+        "../scripts/benchmark_fusion_tiles.py"
 
 
 rule collect_fusion_costs:

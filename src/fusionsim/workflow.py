@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -879,6 +880,9 @@ FUSION_TYPES = ("SLC", "Start", "LBLC", "ELBLC", "WCC", "EWCC", "OutWCC")  # fus
 # the keys of an accelerator.yaml `fusion:` section that name the search's on-chip levels
 FUSION_LEVELS = ("weights_level", "inputs_level", "outputs_level")
 FUSION_VARIANTS = ("exact", "deepfrack-fast", "deepfrack-simple")
+# tile widths per batch job: a batch maps widths w with (w - 1) // FUSION_BATCH_WIDTHS equal, every DRAM rule
+FUSION_BATCH_WIDTHS = 8
+FUSION_BATCH_FORMAT = "fusionsim-fusion-batch/1"
 
 
 @dataclass(frozen=True)
@@ -912,6 +916,9 @@ class FusionTilingPlan:
     mappers: dict[str, dict[str, Any]] = field(default_factory=dict)  # accel -> merged mapper YAML dict
     erts: dict[str, str] = field(default_factory=dict)  # accel -> the ERT its tile jobs read
     jobs: dict[str, FusionTileJob] = field(default_factory=dict)  # key -> job
+    # batch key -> its tile keys (one Snakemake job maps them all in one process); tile key -> batch key
+    batches: dict[str, list[str]] = field(default_factory=dict)
+    batch_of: dict[str, str] = field(default_factory=dict)
     # (net, accel) -> job key -> the (type, layer number, tile width) entries it answers there
     uses: dict[tuple[str, str], dict[str, list[list[Any]]]] = field(default_factory=dict)
 
@@ -928,6 +935,9 @@ class FusionTilingPlan:
     # -- paths
     def tile_dir(self, key: str) -> str:
         return f"{self.out}/cache/fusion_tiles/{key}"
+
+    def batch_file(self, batch: str) -> str:
+        return f"{self.out}/cache/fusion_batches/{batch}/results.json"
 
     def layers_dir(self, net: str) -> str:
         return f"{self.out}/fusion_tiling/{net}/layers"
@@ -984,12 +994,30 @@ class FusionTilingPlan:
             "components": str(acc.components) if acc.components else "",
         }
 
-    def costs_inputs(self, net: str, accel: str) -> dict[str, Any]:
-        """Named inputs of the collect rule: the layer folder and every tile job's result.json."""
+    def batch_inputs(self, batch: str) -> dict[str, Any]:
+        """Named inputs of a batch job: its tiles' accelerator files (one accelerator per batch)."""
+        return self.tile_inputs(self.batches[batch][0])
+
+    def batch_params(self, batch: str) -> dict[str, Any]:
+        """What a batch job is told: its tiles (key, problem, DRAM rule), the shared settings, the tile store."""
+        keys = self.batches[batch]
+        shared = self.tile_params(keys[0])
+        tiles = []
+        for k in keys:
+            p = self.tile_params(k)
+            tiles.append({"key": k, "problem": p["problem"], "dram_keep": p["dram_keep"]})
         return {
-            "layers": self.layers_dir(net),
-            "results": [f"{self.tile_dir(k)}/result.json" for k in self.uses[(net, accel)]],
+            "tiles": tiles,
+            "mapper": shared["mapper"],
+            "dram": shared["dram"],
+            "components": shared["components"],
+            "store": f"{self.out}/cache/fusion_tiles",
         }
+
+    def costs_inputs(self, net: str, accel: str) -> dict[str, Any]:
+        """Named inputs of the collect rule: the layer folder and the results of every batch it reads."""
+        batches = dict.fromkeys(self.batch_of[k] for k in self.uses[(net, accel)])
+        return {"layers": self.layers_dir(net), "results": [self.batch_file(b) for b in batches]}
 
     def search_inputs(self, net: str, accel: str) -> dict[str, Any]:
         d = self.costs_dir(net, accel)
@@ -1137,7 +1165,30 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
             ft.uses[(net, name)] = {j.key: [list(u) for u in j.uses] for j in jobs}
             for j in jobs:
                 ft.jobs.setdefault(j.key, FusionTileJob(j.key, name, j.problem, j.dram_keep))
+    _batch_tiles(ft)
     return ft
+
+
+def _batch_tiles(ft: FusionTilingPlan) -> None:
+    """Group the tile jobs into batch jobs: one per (accelerator, layer shape but the width, block of
+    FUSION_BATCH_WIDTHS widths), all DRAM rules, keyed by the hash of its tile keys -- so a batch is shared by
+    equal layers, and a changed width list or layer shape changes only the batches whose tiles change (a rerun
+    batch reuses its unchanged tiles from the tile store)."""
+    groups: dict[str, list[FusionTileJob]] = {}
+    for job in ft.jobs.values():
+        inst = dict(job.problem["problem"]["instance"])
+        width = int(inst.pop("P"))
+        inst.pop("Q", None)
+        base = {**job.problem["problem"], "instance": inst}
+        groups.setdefault(content_hash([job.accel, base, (width - 1) // FUSION_BATCH_WIDTHS]), []).append(job)
+    for members in groups.values():
+        members.sort(key=lambda j: (int(j.problem["problem"]["instance"]["P"]), j.dram_keep is not None,
+                                    sorted(j.dram_keep or ())))  # fmt: skip
+        keys = [j.key for j in members]
+        batch = content_hash(sorted(keys))
+        ft.batches[batch] = keys
+        for k in keys:
+            ft.batch_of[k] = batch
 
 
 def fusion_tiling_targets(ft: FusionTilingPlan) -> list[str]:
@@ -1163,11 +1214,9 @@ def write_fusion_layers(workload: str, dataset: str, names: list[str], folder: s
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def run_fusion_tile_job(
+def run_fusion_tile_batch(
     *,
-    key: str,
-    problem: dict[str, Any],
-    dram_keep: list[str] | None,
+    tiles: list[dict[str, Any]],
     mapper: dict[str, Any],
     arch: str,
     ert: str,
@@ -1176,41 +1225,64 @@ def run_fusion_tile_job(
     dram: str,
     engine: str,
     seed: int,
-    out_dir: str,
+    store: str,
+    out: str,
     threads: int = 1,
 ) -> dict[str, Any]:
-    """One tile job: write its mapper.yaml, then `benchmark_stage.run_job` (problem.yaml, dataflow.yaml,
-    mapping.yaml, stats.json, stats.txt, and result.json last, all atomic) in `out_dir`."""
+    """One batch job: every tile (`{key, problem, dram_keep}`) mapped in this process, equal tile problems back
+    to back (they share the mapspace memo); each tile's files go to `store/<key>/` as a `benchmark_stage.run_job`
+    folder (without fsync: an unreadable result.json is simply recomputed) and a tile whose result.json is
+    already there is reused. Writes `out` (every tile's result, keyed) last, atomically."""
+    from fusionsim import atomic_io
     from fusionsim.fusion import benchmark_stage as bs
 
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_yaml(folder / "mapper.yaml", mapper)
-    setup = bs.BenchSetup(
-        arch=Path(arch),
-        ert=Path(ert),
-        constraints=tuple(Path(c) for c in constraints),
-        mapper=folder / "mapper.yaml",
-        components=Path(components) if components else None,
-        dram=dram,
-        engine=engine,
-        seed=seed,
-    )
-    job = bs.BenchJob(key, problem, None if dram_keep is None else tuple(dram_keep))
-    return bs.run_job(job, setup, folder, threads)
+    t0 = time.monotonic()
+    jobs = [bs.BenchJob(t["key"], t["problem"], None if t["dram_keep"] is None else tuple(t["dram_keep"]))
+            for t in tiles]  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="fusion-batch-") as tmp:
+        write_yaml(Path(tmp) / "mapper.yaml", mapper)
+        setup = bs.BenchSetup(
+            arch=Path(arch),
+            ert=Path(ert),
+            constraints=tuple(Path(c) for c in constraints),
+            mapper=Path(tmp) / "mapper.yaml",
+            components=Path(components) if components else None,
+            dram=dram,
+            engine=engine,
+            seed=seed,
+        )
+        reused = sum(bs.read_result(Path(store) / j.key / "result.json", j.key) is not None for j in jobs)
+        with atomic_io.without_fsync():
+            results = bs.run_jobs(jobs, setup, store, workers=threads)
+    for key, res in results.items():
+        res.pop("mapping", None)  # the tile store keeps it (mapping.yaml)
+        res["store"] = f"{store}/{key}"
+    body = {"format": FUSION_BATCH_FORMAT, "tiles": len(jobs), "reused": reused, "seconds": round(time.monotonic() - t0, 3),
+            "results": {j.key: results[j.key] for j in jobs}}  # fmt: skip
+    write_json(out, body)
+    return body
+
+
+def read_tile_results(files: list[str]) -> dict[str, dict[str, Any]]:
+    """Tile results by key from batch results.json files (or single tiles' result.json files)."""
+    found: dict[str, dict[str, Any]] = {}
+    for f in files:
+        res = json.loads(Path(f).read_text())
+        if res.get("format") == FUSION_BATCH_FORMAT:
+            found.update(res["results"])
+        else:
+            found[res["key"]] = res
+    return found
 
 
 def write_fusion_costs(
     layers_dir: str, results: list[str], uses: dict[str, list[list[Any]]], out_dir: str
 ) -> Any:
-    """The cost tables of one (network, accelerator) from its tile jobs' result.json files: the seed's
+    """The cost tables of one (network, accelerator) from its batch jobs' results.json files: the seed's
     `<TYPE>.json`, `<TYPE>_cycles.json`, `<TYPE>/Layer<k>.json`, and our costs.json (written last)."""
     from fusionsim.fusion import benchmark_stage as bs
 
-    found = {}
-    for f in results:
-        res = json.loads(Path(f).read_text())
-        found[res["key"]] = res
+    found = read_tile_results(results)
     jobs = [bs.BenchJob(k, {}, None, tuple(tuple(u) for u in us)) for k, us in uses.items()]
     tables = bs.assemble_tables(bs.load_layer_dir(layers_dir), jobs, found)
     tables.seconds = sum(float(found[k].get("seconds") or 0.0) for k in uses)

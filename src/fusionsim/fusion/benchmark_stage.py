@@ -298,22 +298,44 @@ def _run_one(args: tuple[BenchJob, BenchSetup, str | None]) -> dict[str, Any]:
     return run_job(job, setup, folder)
 
 
+def sharing_order(jobs: Sequence[BenchJob]) -> list[BenchJob]:
+    """`jobs` reordered so the DRAM rules of one tile problem run back to back (otherwise in their order): their
+    searches differ only at the unbounded outermost level and share the mapspace memo (`MapSpace.memo_key`)."""
+    first: dict[str, int] = {}
+    keys = [json.dumps(j.problem.get("problem", j.problem), sort_keys=True, default=str) for j in jobs]
+    for k in keys:
+        first.setdefault(k, len(first))
+    order = sorted(range(len(jobs)), key=lambda i: first[keys[i]])
+    return [jobs[i] for i in order]
+
+
+def read_result(path: Path, key: str) -> dict[str, Any] | None:
+    """A finished job's result.json, or None when absent, unreadable or not this job's (then it is rerun)."""
+    try:
+        res = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return res if isinstance(res, dict) and res.get("key") == key and "energy_uJ" in res else None
+
+
 def run_jobs(jobs: Sequence[BenchJob], setup: BenchSetup, work_dir: str | Path | None = None, workers: int = 1,
              progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any]]:
-    """Run every job (in `workers` processes); with `work_dir`, job `k` lives in `work_dir/k/` and a job whose
-    `result.json` already exists is reused (resume). Returns results by job key."""
+    """Run every job (in `workers` processes, equal tiles back to back: `sharing_order`); with `work_dir`, job
+    `k` lives in `work_dir/k/` and a job whose `result.json` already exists is reused (resume). Returns results
+    by job key."""
     results: dict[str, dict[str, Any]] = {}
     todo = []
-    for job in jobs:
+    for job in sharing_order(jobs):
         folder = Path(work_dir) / job.key if work_dir is not None else None
-        done = folder / "result.json" if folder is not None else None
-        if done is not None and done.is_file():
-            results[job.key] = json.loads(done.read_text())
+        done = read_result(folder / "result.json", job.key) if folder is not None else None
+        if done is not None:
+            results[job.key] = done
         else:
             todo.append((job, setup, str(folder) if folder is not None else None))
     if workers > 1 and len(todo) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for n, res in enumerate(pool.map(_run_one, todo, chunksize=max(1, len(todo) // (8 * workers))), 1):
+            chunk = max(1, len(todo) // (8 * workers))
+            for n, res in enumerate(pool.map(_run_one, todo, chunksize=chunk), 1):
                 results[res["key"]] = res
                 if progress:
                     progress(n, len(todo))

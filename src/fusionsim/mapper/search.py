@@ -178,8 +178,7 @@ def _factorizations(space: MapSpace, spec: MapperSpec, rng: random.Random,
             for g in tier:
                 yield from itertools.islice(space.factorizations(None, spatial=g), FACTORIZATION_CAP)
             continue
-        first = list(itertools.islice((f for g in tier for f in space.factorizations(None, spatial=g)),
-                                      ENUMERATE_TIER + 1))
+        first = list(_tier_head(space, product, tier))
         if len(first) <= ENUMERATE_TIER:
             rng.shuffle(first)
             yield from first
@@ -200,6 +199,19 @@ def _factorizations(space: MapSpace, spec: MapperSpec, rng: random.Random,
             misses = 0
             seen.add(fact)
             yield fact
+
+
+def _tier_head(space: MapSpace, product: int, tier: list) -> tuple[Factorization, ...]:
+    """The first ENUMERATE_TIER + 1 factorisations of a tier in enumeration order (no randomness), memoised in
+    the space's shared memo: spaces of equal structure enumerate it once."""
+    key = ("tier head", product, tuple(tier))
+    hit = space._memo.get(key)
+    if hit is None:
+        facts = tuple(itertools.islice((f for g in tier for f in space.factorizations(None, spatial=g)),
+                                       ENUMERATE_TIER + 1))
+        hit = space._memo[key] = (facts, space.deepest)
+    space.deepest = max(space.deepest, hit[1])  # the diagnostics of a space that finds nothing
+    return hit[0]
 
 
 def _reuse_key(space: MapSpace, spec: MapperSpec, prices: tuple[float, float], fact: Factorization,

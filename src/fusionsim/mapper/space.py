@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 Factorization = tuple[tuple[int, ...], ...]  # [tiling level][dim] -> factor
 MEMO_CAP = 2_000_000  # entries of the pure-function caches of one space before they are dropped
 RANDOM_NODE_TRIES = 48  # children tried per node in a random dive when a level has more combinations
+SHARED_MEMOS = 4  # memo dicts kept for spaces of equal structure (`MapSpace.memo_key`), least recent dropped
+_SHARED_MEMOS: dict[tuple, dict[tuple, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -563,12 +565,36 @@ class MapSpace:
 
     @functools.cached_property
     def _memo(self) -> dict[tuple, Any]:
-        """Pure-function caches (fits, options, spatial axes): same answers, no change to any random stream."""
-        return {}
+        """Pure-function caches (fits, options, spatial axes, enumerated tiers): same answers, no change to any
+        random stream. Spaces equal in everything these caches read share one dict (`memo_key`): the fusion
+        benchmark maps one tile under six DRAM keep/bypass rules, which differ only at the unbounded outermost
+        level, so the five later searches reuse the first one's enumeration."""
+        key = self.memo_key()
+        memo = _SHARED_MEMOS.pop(key, None)
+        if memo is None:
+            memo = {}
+            if len(_SHARED_MEMOS) >= SHARED_MEMOS:
+                _SHARED_MEMOS.pop(next(iter(_SHARED_MEMOS)))
+        _SHARED_MEMOS[key] = memo  # most recently used last
+        return memo
+
+    def memo_key(self) -> tuple:
+        """Everything the memoised functions read: the problem (bounds and projections), the tiling levels with
+        their fixed and maximum factors, the storage capacities, the forced keep sets of the levels that have a
+        capacity (an unbounded level's keep set never decides a fit), the minimum utilisation and PE count."""
+        caps = self._caps
+        return (
+            self.problem.dims, self.problem.bounds,
+            tuple((ds.name, ds.projection, ds.read_write) for ds in self.problem.dataspaces),
+            tuple(self.levels), tuple(tuple(sorted(f.items())) for f in self.fixed),
+            tuple(tuple(sorted(f.items())) for f in self.maxf), tuple(caps),
+            tuple(k if c is not None else None for k, c in zip(self.keep_forced, caps)),
+            self.min_utilization, self.arch.arithmetic.instances, tuple(self.temporal_of),
+        )
 
     @functools.cached_property
     def _tile_cache(self) -> dict[tuple[tuple[int, ...], int], int]:
-        return {}
+        return self._memo.setdefault("tile words", {})
 
     @functools.cached_property
     def _total_words(self) -> list[int]:
