@@ -512,6 +512,18 @@ def test_fusion_tiling_jobs_are_plan_jobs_keyed_and_targets_follow_the_types() -
     assert set(ft.tile_inputs(job)) == {"arch", "ert", "constraints", "components"}
     params = ft.tile_params(job)
     assert params["dram"] == "DRAM" and params["mapper"]["mapper"]["timeout"] == 200
+    # batches: per layer shape, widths 1-8 and 9-16 apart, every DRAM rule together; each tile in one batch
+    assert sorted(len(v) for v in ft.batches.values()) == [6, 6, 7, 7]
+    assert sorted(k for v in ft.batches.values() for k in v) == sorted(ft.jobs)
+    batch = ft.batch_of[job]
+    assert set(ft.batch_inputs(batch)) == set(ft.tile_inputs(job))
+    bp = ft.batch_params(batch)
+    assert [t["key"] for t in bp["tiles"]] == ft.batches[batch] and bp["store"] == "results/cache/fusion_tiles"
+    assert len(ft.costs_inputs("alexnet", "simba_like")["results"]) == 4
+    # the batches of a subset of types are other keys; a changed width list leaves untouched blocks alone
+    assert not set(sub.batches) & set(ft.batches)
+    more = fusion_plan(fusion_config(tiles=[6, 7, 13]))  # width 7 joins the block of 6; 13 (+ SLC) is untouched
+    assert {b for b, v in ft.batches.items() if len(v) == 7} == set(more.batches) & set(ft.batches)
     assert ft.levels("simba_like")["weights_level"] == "PEWeightBuffer:524288"
 
 
@@ -583,13 +595,17 @@ def test_fusion_costs_and_search_from_tile_results(tmp_path: Path) -> None:
         "graph.json",
     ]
     results = []
-    for key, job in ft.jobs.items():
-        width = job.problem["problem"]["instance"]["P"]
-        f = tmp_path / "tiles" / key / "result.json"
+    for batch, keys in ft.batches.items():
+        found = {}
+        for key in keys:
+            job = ft.jobs[key]
+            width = job.problem["problem"]["instance"]["P"]
+            scale = 1.0 if job.dram_keep is None else 0.5 + 0.1 * len(job.dram_keep)
+            found[key] = {"key": key, "energy_uJ": scale * width**2, "cycles": 10.0 * width**2,
+                          "macs": 100 * width**2, "levels_pJ": {"DRAM": 1.0}, "seconds": 0.5}  # fmt: skip
+        f = tmp_path / "batches" / batch / "results.json"
         f.parent.mkdir(parents=True)
-        scale = 1.0 if job.dram_keep is None else 0.5 + 0.1 * len(job.dram_keep)
-        f.write_text(json.dumps({"key": key, "energy_uJ": scale * width**2, "cycles": 10.0 * width**2,
-                                 "macs": 100 * width**2, "levels_pJ": {"DRAM": 1.0}, "seconds": 0.5}))  # fmt: skip
+        f.write_text(json.dumps({"format": "fusionsim-fusion-batch/1", "results": found}))
         results.append(str(f))
     costs = tmp_path / "costs"
     tables = write_fusion_costs(str(layers), results, ft.uses[("alexnet", "simba_like")], str(costs))

@@ -57,7 +57,8 @@ def test_fusion_tiling_tables_plan_noop_and_objective_rerun(tmp_path: Path) -> N
     # two types: only the tables are built (the search reads all seven); SLC runs the full layer only
     two = _overlay(tmp_path / "two.yaml", ["SLC", "Start"])
     jobs = dry_run_jobs(work, overlays=[two])
-    assert len(jobs["benchmark_fusion_tile"]) == 2 * 1 + 2 * 2
+    # batches: per layer, width 6 (Start) and width 13 (Start, SLC)
+    assert len(jobs["benchmark_fusion_tiles"]) == 2 * 2
     assert "search_fusion_plan" not in jobs
     snakemake(work, overlays=[two])
     start = json.loads((costs / "Start.json").read_text())
@@ -66,14 +67,19 @@ def test_fusion_tiling_tables_plan_noop_and_objective_rerun(tmp_path: Path) -> N
     assert list(json.loads((costs / "SLC.json").read_text())["1"]) == ["13"]
     assert not plan_dir.exists()
 
-    # all seven: the six tiles already in the cache are not run again (same content keys)
+    # all seven: new batches (more tiles each), but the six tiles already in the tile store are not mapped again
     seven = _overlay(tmp_path / "seven.yaml", SEVEN)
     jobs = dry_run_jobs(work, overlays=[seven])
     counts = {rule: len(v) for rule, v in jobs.items()}
-    assert counts["benchmark_fusion_tile"] == 2 * 1 + 6 * 2 * 2 - 6, counts
+    assert counts["benchmark_fusion_tiles"] == 2 * 2, counts
     assert counts["collect_fusion_costs"] == 1 and counts["search_fusion_plan"] == 1
     snakemake(work, overlays=[seven])
     t_run = time.time() - t0
+    batches = [json.loads(p.read_text()) for p in (out / "cache" / "fusion_batches").glob("*/results.json")]
+    seven_runs = [b for b in batches if b["tiles"] in (6, 7)]
+    assert sum(b["tiles"] for b in seven_runs) == 2 * 1 + 6 * 2 * 2
+    assert sum(b["reused"] for b in seven_runs) == 6
+    assert len(list((out / "cache" / "fusion_tiles").glob("*/result.json"))) == 2 * 1 + 6 * 2 * 2
 
     # our costs.json has every entry with cycles, MACs and per-level energy; the tables load into the CLI
     ours = json.loads((costs / "costs.json").read_text())
@@ -105,8 +111,12 @@ def test_fusion_tiling_tables_plan_noop_and_objective_rerun(tmp_path: Path) -> N
     assert [r["schedule"] for r in rows] == ["layer_by_layer", "fused (exact, energy)"]
     assert float(rows[1]["energy_uJ"]) == pytest.approx(plan["fused_uJ"], rel=1e-6)
 
-    # a second run does nothing; a new objective reruns only the search
+    # a second run does nothing; one more width reruns only its block's batches; a new objective only the search
     assert dry_run_jobs(work, overlays=[seven]) == {}
+    wider = yaml.safe_load(seven.read_text())
+    wider["fusion_tiling"]["tiles"] = [6, 7, 13]
+    jobs = dry_run_jobs(work, overlays=[write_overlay(tmp_path / "wider.yaml", wider)])
+    assert len(jobs["benchmark_fusion_tiles"]) == 2 and len(jobs["collect_fusion_costs"]) == 1, jobs
     latency = _overlay(tmp_path / "latency.yaml", SEVEN, objective="latency")
     jobs = dry_run_jobs(work, overlays=[latency])
     assert jobs == {"search_fusion_plan": [{"net": NET, "accel": ACCEL}]}, jobs
@@ -143,7 +153,7 @@ def test_fusion_tiling_on_an_accelerator_without_an_ert(tmp_path: Path) -> None:
     work = tmp_path / "work"
     jobs = dry_run_jobs(work, overlays=[overlay])
     assert jobs["build_ert"] == [{"accel": "mini_systolic"}], jobs.get("build_ert")
-    assert len(jobs["benchmark_fusion_tile"]) > 0 and len(jobs["search_fusion_plan"]) == 1
+    assert len(jobs["benchmark_fusion_tiles"]) > 0 and len(jobs["search_fusion_plan"]) == 1
     snakemake(work, overlays=[overlay])
     out = work / "results"
     assert (out / "ert" / "mini_systolic" / "ERT.yaml").is_file()

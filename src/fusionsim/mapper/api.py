@@ -17,9 +17,9 @@ from fusionsim.model import semantics_v1 as sem
 from fusionsim.model.evaluate import evaluate
 from fusionsim.model.result import EvalResult
 from fusionsim.spec.arch import Arch, load_arch
-from fusionsim.spec.constraints import load_constraints
+from fusionsim.spec.constraints import Constraints, load_constraints
 from fusionsim.spec.ert import load_ert
-from fusionsim.spec.mapper_spec import load_mapper_spec
+from fusionsim.spec.mapper_spec import MapperSpec, load_mapper_spec
 from fusionsim.spec.mapping import Mapping
 from fusionsim.spec.problem import Problem, load_problem
 
@@ -50,8 +50,8 @@ def map_files(arch: Path, problem: Path, constraints: list[Path], mapper: Path, 
     p = load_problem(problem)
     if not constraints:
         raise InputError("no constraint file given", key="--constraints", fix="pass at least one constraints YAML")
-    cons = load_constraints(list(constraints))
-    spec = load_mapper_spec(mapper)
+    cons = _constraints(tuple(_stamp(c) for c in constraints))
+    spec = _mapper_spec(_stamp(mapper))
     space = MapSpace.build(a, p, cons)
     res = search_mappings(space, prices, spec, seed=seed, threads=threads, progress=progress)
     stats = evaluate(a, p, res.mapping, prices)
@@ -94,6 +94,18 @@ def _arch_and_prices(arch: Stamp, components: Stamp, ert: Stamp) -> tuple[Arch, 
     assert arch is not None and ert is not None
     a = load_arch(Path(arch[0]), Path(components[0]) if components is not None else None)
     return a, sem.price_levels(a, load_ert(Path(ert[0])))
+
+
+@lru_cache(maxsize=64)
+def _constraints(files: tuple[Stamp, ...]) -> Constraints:
+    """Merged constraint files, parsed once per process while unchanged (see `_arch_and_prices`)."""
+    return load_constraints([Path(f[0]) for f in files if f is not None])
+
+
+@lru_cache(maxsize=8)
+def _mapper_spec(mapper: Stamp) -> MapperSpec:
+    assert mapper is not None
+    return load_mapper_spec(Path(mapper[0]))
 
 
 def write_outputs(out_dir: Path, result: dict[str, Any], stats_txt: str) -> None:
