@@ -2,6 +2,11 @@
 # Stages, in data-flow order: problems, ERTs (rules/energy.smk) -> map -> aggregate -> fusion/fusion-tiling/sparsity -> report. See docs/pipeline.md.
 import os
 
+from fusionsim.config_check import check_or_exit
+
+# Config problems print one line each (file, key path, fix) and exit 2 before Snakemake reads config.yaml.
+check_or_exit(workflow, config, with_default=True)
+
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
 

@@ -1,14 +1,16 @@
 # Validates the config (filling in the schema's defaults), builds the run plan and constrains wildcards.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
+from fusionsim.config_check import check_or_exit, or_exit
 from fusionsim.workflow import build_plan, model_version, wildcard_pattern
 
 min_version("8.0")
 
 
-validate(config, "../config.schema.yaml", set_default=True)
+# Fill in the schema's defaults (the Snakefile checked the config before loading it); keep where keys come from.
+CONFIG_SOURCES = check_or_exit(workflow, config)
 
-PLAN = build_plan(config, workflow.basedir)
+PLAN = or_exit(CONFIG_SOURCES, build_plan, config, workflow.basedir)
 OUT = PLAN.out
 MODEL_VERSION = model_version()
 CONDA_ENV = "../envs/fusionsim.yaml"

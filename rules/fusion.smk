@@ -4,7 +4,7 @@
 # per block then prices its three engine results plus the analytical overhead. See docs/archon.md.
 from fusionsim.workflow import comparison_plan, comparison_targets
 
-COMPARISON = comparison_plan(PLAN, config, workflow.basedir)
+COMPARISON = or_exit(CONFIG_SOURCES, comparison_plan, PLAN, config, workflow.basedir)
 
 
 rule fused_block:

@@ -7,7 +7,9 @@
 # fusion_tiling_plan (benchmark_stage.plan_jobs keys).
 from fusionsim.workflow import fusion_tiling_plan, fusion_tiling_targets
 
-FUSION_TILING = fusion_tiling_plan(PLAN, config, workflow.basedir)
+FUSION_TILING = or_exit(
+    CONFIG_SOURCES, fusion_tiling_plan, PLAN, config, workflow.basedir
+)
 
 
 localrules:

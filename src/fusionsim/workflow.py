@@ -33,6 +33,7 @@ import yaml
 
 import fusionsim
 from fusionsim.atomic_io import write_json, write_text
+from fusionsim.config_check import name_fix
 from fusionsim.errors import InputError
 from fusionsim.spec.yaml_io import load_yaml_any
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
@@ -485,7 +486,7 @@ def select_layers(layers: list[Layer], wanted: list[str] | None, net: str) -> li
             f"unknown layer {missing[0]!r} of network {net}",
             file="config.yaml",
             key=f"layers.{net}",
-            fix=f"known layers: {' '.join(sorted(known))}",
+            fix=name_fix(missing[0], known),
         )
     return [x for x in layers if x.name in set(wanted)]
 
