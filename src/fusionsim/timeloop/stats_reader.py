@@ -12,6 +12,7 @@ Level energy is the sum over its dataspaces of access, temporal-reduction and ad
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 from pathlib import Path
@@ -230,12 +231,17 @@ class _Parser:
 
 
 def read_stats(path: str | os.PathLike) -> EvalResult:
-    """Read a Timeloop v1.0 stats.txt into an `EvalResult` (levels: arithmetic, storage inner to outer,
-    then the networks); raises `InputError` naming the file on malformed input."""
+    """Read a Timeloop v1.0 stats.txt (or a gzipped `*.gz` one, as the oracle set stores it) into an
+    `EvalResult` (levels: arithmetic, storage inner to outer, then the networks); raises `InputError` naming the
+    file on malformed input."""
     path = Path(path)
     try:
-        text = path.read_text()
-    except UnicodeDecodeError as exc:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt") as f:
+                text = f.read()
+        else:
+            text = path.read_text()
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
         raise InputError("not a text file", file=path, fix="pass a Timeloop stats.txt") from exc
     return parse_stats(text, path)
 
