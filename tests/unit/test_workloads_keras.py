@@ -70,10 +70,11 @@ def test_functional_model_becomes_a_valid_workload(tmp_path: Path, make) -> None
     h5 = save(tmp_path / "m.h5", residual_model(make))
     workload = keras_to_workload(h5, "tiny", "cifar10", classes=10)
     names = [e["name"] for e in workload["layers"]]
-    assert names == ["stem", "dw1", "pw1", "side", "dw2", "pw2", "conv3", "gap", "fc"]
-    side = workload["layers"][3]
-    # the side branch reads the stem (through BN/ReLU); after the Add the chain continues from pw1
-    assert side["input"] == "stem" and workload["layers"][4]["input"] == "pw1"
+    assert names == ["stem", "dw1", "pw1", "side", "add", "dw2", "pw2", "conv3", "gap", "fc"]
+    side, add = workload["layers"][3:5]
+    # the side branch reads the stem (through BN/ReLU); the Add joins it with pw1, and dw2 reads the sum
+    assert side["inputs"] == ["stem"] and add == {"name": "add", "type": "add", "inputs": ["pw1", "side"]}
+    assert "inputs" not in workload["layers"][5]
     out = tmp_path / "tiny.yaml"
     out.write_text(yaml.safe_dump(workload))
     layers = {x.name: x for x in expand_network(load_network(out), "cifar10")}

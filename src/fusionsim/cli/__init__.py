@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "sparse": "sparse",
     "fused-block": "fused_block",
     "fusion-benchmark": "fusion_benchmark",
+    "import": "import_cmd",
 }
 
 

@@ -1,25 +1,24 @@
-"""Derive a workload definition from a Keras model saved as `.h5` (read with h5py; TensorFlow not needed).
+"""Derive a workload from a Keras model saved as `.keras` (zip) or full-model `.h5` (read without TensorFlow).
 
-The full-model `.h5` layout keeps the architecture as JSON in the root attribute `model_config`; this module
-turns its Conv2D / DepthwiseConv2D / Dense / pooling layers into a `workloads/<net>.yaml` dict. Layers that
-cost nothing on the accelerator (BatchNormalization, activations, Add, Dropout, Flatten, ...) are skipped;
-ZeroPadding2D is folded into the next layer's padding; branches (a layer reading other than the previous
-kept layer) get an `input:` key. A weights-only `.h5` has no architecture and is refused with a clear error.
-
-    python -m fusionsim.workloads.keras model.h5 --name mynet --dataset cifar10 --classes 10 -o workloads/mynet.yaml
-"""
+Both keep the architecture as JSON (`config.json` in the archive, the root attribute `model_config` in the
+`.h5`); this module walks its layers through `WorkloadBuilder`: Conv2D (groups, dilation, non-square),
+DepthwiseConv2D, SeparableConv2D (depthwise `<name>_dw` + pointwise `<name>_pw`), Dense, pooling and global
+pooling become layers; Add and Concatenate graph nodes; ZeroPadding2D folds into the next layer's padding,
+Cropping2D sets its input size; Multiply (squeeze-and-excitation gating), BatchNormalization, activations,
+Rescaling, Dropout, Flatten cost nothing. A weights-only `.h5` has no architecture and is refused.
+`fusionsim import model.keras --dataset imagenet -o workloads/net.yaml` is the command line; this module's
+own `python -m fusionsim.workloads.keras model.h5 --name N -o OUT` is kept for compatibility."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fusionsim.errors import InputError
-from fusionsim.workloads.network import NETWORK_INPUT
+from fusionsim.workloads.builder import NO_PAD, Tensor, WorkloadBuilder, same_padding
 
 # Keras classes that pass their input through unchanged as far as the cost model is concerned
 PASS_THROUGH = {
@@ -30,11 +29,13 @@ PASS_THROUGH = {
     "PReLU",
     "Softmax",
     "Dropout",
-    "Add",
-    "Multiply",
-    "Flatten",
-    "Reshape",
     "Rescaling",
+    "LayerNormalization",
+    "GroupNormalization",
+    "ELU",
+    "SpatialDropout2D",
+    "GaussianNoise",
+    "Identity",
     "Normalization",
     "Lambda",
     "InputLayer",
@@ -43,28 +44,6 @@ PASS_THROUGH = {
     "QuantizeWrapperV2",
     "PruneLowMagnitude",
 }
-
-
-def _pair(value: Any, key: str, file: Path) -> int:
-    """A square kernel/stride/pool size from Keras' int or [h, w]."""
-    if isinstance(value, int):
-        return value
-    if isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == value[1]:
-        return int(value[0])
-    raise InputError(f"only square sizes are supported, got {value!r}", file=file, key=key)
-
-
-def _zero_padding(value: Any, key: str, file: Path) -> int:
-    """Keras ZeroPadding2D's padding (int, (h, w) or ((top, bottom), (left, right))) as one symmetric int."""
-    flat = (
-        value
-        if isinstance(value, int)
-        else [v for pair in value for v in (pair if isinstance(pair, list) else [pair])]
-    )
-    values = {flat} if isinstance(flat, int) else set(flat)
-    if len(values) != 1:
-        raise InputError(f"only symmetric zero padding is supported, got {value!r}", file=file, key=key)
-    return int(values.pop())
 
 
 def _keras_history(obj: Any, names: list[str]) -> None:
@@ -121,144 +100,160 @@ def read_model_config(path: str | Path) -> dict[str, Any]:
         raise InputError(f"model_config is not JSON ({exc.msg})", file=path, key="model_config") from None
 
 
-def _input_shape(config: dict[str, Any], layers: list[dict[str, Any]], path: Path) -> tuple[int, int]:
-    """(size, channels) of the model input from the InputLayer or the first layer's batch shape."""
+def read_keras_archive(path: Path) -> dict[str, Any]:
+    """The `config.json` of a Keras 3 `.keras` zip archive; InputError naming the file otherwise."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            raw = zf.read("config.json")
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise InputError(f"not a readable .keras archive ({exc})", file=path,
+                         fix="save the model with model.save('model.keras')") from None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"config.json is not JSON ({exc.msg})", file=path, key="config.json") from None
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """The model JSON of a Keras `.keras` archive or full-model `.h5`."""
+    path = Path(path)
+    return read_keras_archive(path) if path.suffix.lower() == ".keras" else read_model_config(path)
+
+
+def _two(value: Any, default: int = 1) -> tuple[int, int]:
+    """Keras' int or [h, w] as (h, w)."""
+    if value is None:
+        return default, default
+    if isinstance(value, int):
+        return value, value
+    return int(value[0]), int(value[1])
+
+
+def _pads(value: Any) -> tuple[int, int, int, int]:
+    """ZeroPadding2D/Cropping2D amounts (int, (h, w) or ((top, bottom), (left, right))) as (t, b, l, r)."""
+    if isinstance(value, int):
+        return (value,) * 4
+    h, w = value
+    (t, b) = (h, h) if isinstance(h, int) else h
+    (left, r) = (w, w) if isinstance(w, int) else w
+    return int(t), int(b), int(left), int(r)
+
+
+def _input_shape(layers: list[dict[str, Any]], path: Path,
+                 input_size: tuple[int, int] | None) -> tuple[int, int, int]:
+    """(height, width, channels) of the model input, from the InputLayer or the first layer's batch shape."""
     for layer in layers:
         cfg = layer.get("config", {})
         shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
         if shape:
-            if len(shape) != 4 or shape[1] != shape[2]:
-                raise InputError(
-                    f"need a square NHWC image input, got {shape}", file=path, key=f"{cfg.get('name')}"
-                )
-            return int(shape[1]), int(shape[3])
+            key = f"model_config.layers.{cfg.get('name')}"
+            if len(shape) != 4 or shape[3] is None:
+                raise InputError(f"need an NHWC image input with known channels, got {shape}", file=path, key=key)
+            if input_size is not None:
+                return input_size[0], input_size[1], int(shape[3])
+            if shape[1] is None or shape[2] is None:
+                raise InputError(f"the input has a dynamic size {shape}", file=path, key=key,
+                                 fix="pass --input-size HxW")
+            return int(shape[1]), int(shape[2]), int(shape[3])
     raise InputError("no input shape in the model config", file=path, key="model_config.layers")
 
 
+def _same(cfg: dict[str, Any], x: Tensor, k: tuple[int, int], s: tuple[int, int],
+          d: tuple[int, int] = (1, 1)) -> tuple[int, int, int, int]:
+    if cfg.get("padding", "valid") != "same":
+        return NO_PAD
+    (t, b), (left, r) = same_padding(x.h, k[0], s[0], d[0]), same_padding(x.w, k[1], s[1], d[1])
+    return t, b, left, r
+
+
 def keras_to_workload(
-    path: str | Path, name: str, dataset: str = "cifar10", classes: int | None = None, description: str = ""
+    path: str | Path, name: str, dataset: str = "cifar10", classes: int | None = None, description: str = "",
+    input_size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """A workload dict (the format of `workloads/*.yaml`) for the Keras model in `path` on `dataset`."""
     path = Path(path)
-    model = read_model_config(path)
+    model = read_config(path)
     config = model.get("config", {})
     layers = config.get("layers") if isinstance(config, dict) else None
     if not isinstance(layers, list) or not layers:
         raise InputError("model_config has no layers", file=path, key="model_config.config.layers")
-    size, channels = _input_shape(config, layers, path)
-    entries: list[dict[str, Any]] = []
-    # Keras layer name -> (name of the kept entry producing it, channels, size)
-    produced: dict[str, tuple[str, int, int]] = {}
-    last = (NETWORK_INPUT, channels, size)
-    pending_pad = 0
-    last_emitted = NETWORK_INPUT
+    h, w, channels = _input_shape(layers, path, input_size)
+    b = WorkloadBuilder(path, channels, h, w, noun="layer", key_prefix="model_config.layers.")
+    env: dict[str, Tensor] = {}
+    last = b.input
     for layer in layers:
         cls = layer.get("class_name", "")
         cfg = layer.get("config", {})
-        lname = cfg.get("name") or f"layer{len(produced)}"
-        sources = [produced[n] for n in _inbound(layer) if n in produced]
-        src = sources[0] if sources else last
-        src_name, chans, in_size = src
-        key = f"model_config.layers.{lname}"
-        entry: dict[str, Any] | None = None
-        out_ch, out_size = chans, in_size
-        if cls in ("Conv2D", "DepthwiseConv2D"):
-            k = _pair(cfg.get("kernel_size"), f"{key}.kernel_size", path)
-            s = _pair(cfg.get("strides", 1), f"{key}.strides", path)
-            if _pair(cfg.get("dilation_rate", 1), f"{key}.dilation_rate", path) != 1:
-                raise InputError(
-                    "dilated convolutions are not supported", file=path, key=f"{key}.dilation_rate"
-                )
-            pad = (k // 2 if cfg.get("padding", "valid") == "same" else 0) + pending_pad
-            if cls == "DepthwiseConv2D":
-                if int(cfg.get("depth_multiplier", 1)) != 1:
-                    raise InputError(
-                        "depth_multiplier != 1 is not supported", file=path, key=f"{key}.depth_multiplier"
-                    )
-                entry = {"name": lname, "type": "depthwise", "in_channels": chans, "out_channels": chans}
+        lname = cfg.get("name") or f"layer{len(env)}"
+        xs = [env[n] for n in _inbound(layer) if n in env] or [last]
+        x = xs[0]
+        if cfg.get("data_format", "channels_last") != "channels_last":
+            raise b.fail(lname, cls, "channels_first data is not supported", "build the model channels_last")
+        if cls in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D"):
+            k, s, d = _two(cfg.get("kernel_size")), _two(cfg.get("strides")), _two(cfg.get("dilation_rate"))
+            pads = _same(cfg, x, k, s, d)
+            if cls == "Conv2D":
+                y = b.conv(lname, cls, x, int(cfg["filters"]), k, s, d, pads, int(cfg.get("groups", 1)))
             else:
-                out_ch = int(cfg["filters"])
-                kind = "pointwise" if k == 1 else "conv"
-                entry = {"name": lname, "type": kind, "in_channels": chans, "out_channels": out_ch}
-                if int(cfg.get("groups", 1)) != 1:
-                    entry["groups"] = int(cfg["groups"])
-            if entry["type"] != "pointwise":
-                entry["kernel"] = k
-            entry["stride"] = s
-            if pad != (k // 2 if entry["type"] != "pointwise" else 0):
-                entry["padding"] = pad
-            out_size = (in_size + 2 * pad - k) // s + 1
+                mult = int(cfg.get("depth_multiplier", 1))
+                dw_name = lname if cls == "DepthwiseConv2D" else f"{lname}_dw"
+                y = b.conv(lname, cls, x, x.c * mult, k, s, d, pads, x.c, name=dw_name)
+                if cls == "SeparableConv2D":
+                    y = b.conv(lname, cls, y, int(cfg["filters"]), (1, 1), name=f"{lname}_pw")
         elif cls in ("MaxPooling2D", "AveragePooling2D"):
-            k = _pair(cfg.get("pool_size", 2), f"{key}.pool_size", path)
-            s = _pair(cfg.get("strides") or k, f"{key}.strides", path)
-            pad = (k // 2 if cfg.get("padding", "valid") == "same" else 0) + pending_pad
-            entry = {"name": lname, "type": "pool", "in_channels": chans, "kernel": k, "stride": s}
-            if pad:
-                entry["padding"] = pad
-            out_size = (in_size + 2 * pad - k) // s + 1
+            k = _two(cfg.get("pool_size", 2))
+            s = _two(cfg.get("strides") or k)
+            y = b.pool(lname, cls, x, k, s, _same(cfg, x, k, s), "max" if cls.startswith("Max") else "avg")
         elif cls in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
-            entry = {
-                "name": lname,
-                "type": "pool",
-                "in_channels": chans,
-                "kernel": in_size,
-                "stride": in_size,
-            }
-            out_size = 1
+            y = b.global_pool(lname, cls, x, "max" if "Max" in cls else "avg", bool(cfg.get("keepdims", False)))
         elif cls == "Dense":
-            out_ch = int(cfg["units"])
-            flat = chans * in_size * in_size
-            entry = {"name": lname, "type": "fc", "in_channels": flat, "out_channels": out_ch}
-            out_size = 1
+            units = int(cfg["units"])
+            if x.layout == "image" and (x.h, x.w) != (1, 1):  # Dense on an image acts on channels: a 1x1 conv
+                y = replace(b.dense(lname, cls, replace(x, layout="nhwc"), x.c, units), layout="image")
+            else:
+                y = b.dense(lname, cls, x, x.c * x.h * x.w, units)
         elif cls == "ZeroPadding2D":
-            pending_pad += _zero_padding(cfg.get("padding", 1), f"{key}.padding", path)
-            produced[lname] = src
-            continue
+            y = replace(x, pad=tuple(p + q for p, q in zip(x.pad, _pads(cfg.get("padding", 1)))))
+        elif cls == "Cropping2D":
+            t, bt, left, r = _pads(cfg.get("cropping", 0))
+            if x.pad != NO_PAD:
+                raise b.fail(lname, cls, "crops a zero-padded tensor", "crop before padding")
+            y = replace(x, h=x.h - t - bt, w=x.w - left - r, resized=True)
+        elif cls in ("Add", "Subtract", "Average", "Maximum", "Minimum"):
+            y = b.add(lname, cls, xs)
+        elif cls == "Multiply":  # gating (squeeze-and-excitation): elementwise, no MACs
+            y = max(xs, key=lambda t: t.c * t.h * t.w)
         elif cls == "Concatenate":
-            total = sum(c for _, c, _ in sources) if sources else chans
-            produced[lname] = (src_name, total, in_size)
-            last = produced[lname]
-            continue
+            if int(cfg.get("axis", -1)) not in (-1, 3):
+                raise b.fail(lname, cls, f"concatenation along axis {cfg.get('axis')}; only channels supported")
+            y = b.concat(lname, cls, xs)
+        elif cls == "Flatten":
+            y = replace(x, layout="flat")
+        elif cls == "Reshape":
+            target = list(cfg.get("target_shape") or [])
+            if x.h == x.w == 1 and target in ([x.c], [1, 1, x.c]):
+                y = replace(x, layout="flat" if len(target) == 1 else "image")
+            else:
+                raise b.fail(lname, cls, f"reshape of {x.h}x{x.w}x{x.c} to {target} is not a flatten",
+                             "flatten instead")
         elif cls in PASS_THROUGH:
-            produced[lname] = src
-            last = src
-            continue
+            y = x
         else:
-            raise InputError(
-                f"layer class {cls!r} is not supported",
-                file=path,
-                key=key,
-                fix="supported: Conv2D, DepthwiseConv2D, Dense, pooling, and shape-neutral layers",
-            )
-        pending_pad = 0
-        if src_name != last_emitted:
-            entry["input"] = src_name
-        entries.append(entry)
-        last_emitted = lname
-        produced[lname] = (lname, out_ch, out_size)
-        last = produced[lname]
-    fcs = [e for e in entries if e["type"] == "fc"]
-    if classes is not None and fcs and fcs[-1]["out_channels"] == classes:
-        fcs[-1]["out_channels"] = "classes"  # the workload then follows the dataset's class count
-    n_classes = (
-        classes
-        if classes is not None
-        else next(
-            (
-                e["out_channels"]
-                for e in reversed(entries)
-                if e["type"] == "fc" and isinstance(e["out_channels"], int)
-            ),
-            1,
-        )
-    )
-    return {
-        "name": name,
-        "description": description or f"derived from the Keras model {path.name}",
-        "source": f"fusionsim.workloads.keras from {path.name}",
-        "inputs": {dataset: {"size": size, "channels": channels, "classes": int(n_classes)}},
-        "layers": entries,
-    }
+            raise b.fail(lname, cls, "layer class not supported",
+                         "supported: Conv2D, DepthwiseConv2D, SeparableConv2D, Dense, pooling, Add, Multiply, "
+                         "Concatenate, ZeroPadding2D, Cropping2D, and shape-neutral layers")
+        env[lname] = y
+        last = y
+    if not b.entries:
+        raise InputError("the model has no convolution, pooling or dense layer", file=path)
+    workload = b.workload(name, dataset, classes, f"fusionsim import of {path.name} (Keras)")
+    if description:
+        workload["description"] = description
+    return workload
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,17 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--classes", type=int)
     parser.add_argument("-o", "--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    from fusionsim.atomic_io import write_text
-    from fusionsim.workloads.network import load_network
+    from fusionsim.workloads.builder import write_workload
 
     try:
-        workload = keras_to_workload(args.model, args.name, args.dataset, args.classes)
-        write_text(args.out, yaml.safe_dump(workload, sort_keys=False, default_flow_style=None))
-        try:
-            load_network(args.out)  # the result must be a valid workload
-        except InputError:
-            args.out.unlink()
-            raise
+        write_workload(keras_to_workload(args.model, args.name, args.dataset, args.classes), args.out)
     except InputError as exc:
         print(f"fusionsim.workloads.keras: error: {exc.line()}", file=__import__("sys").stderr)
         return 2
