@@ -94,14 +94,14 @@ def parse_permutation(text: Any, file: Path, key: str) -> tuple[str, ...]:
     return tuple(dims)
 
 
-def _entries(data: Any, file: Path, key: str) -> list[tuple[dict[str, Any], str]]:
+def constraint_entries(data: Any, file: Path, key: str) -> list[tuple[dict[str, Any], str]]:
     """Flatten the ways Timeloop accepts a constraint list into (entry, key) pairs."""
     if data is None:
         return []
     if isinstance(data, dict):
         for sub in ("targets", "constraints"):
             if sub in data:
-                return _entries(data[sub], file, f"{key}.{sub}")
+                return constraint_entries(data[sub], file, f"{key}.{sub}")
         raise InputError("expected a list of constraints or a mapping with 'targets'", file=file, key=key)
     if not isinstance(data, list):
         raise InputError("expected a list of constraints", file=file, key=key)
@@ -209,7 +209,7 @@ def parse_constraints(data: dict[str, Any], file: str | Path = "<constraints>",
     for root in ROOT_KEYS:
         if root in data:
             found = True
-            for entry, key in _entries(data[root], file, root):
+            for entry, key in constraint_entries(data[root], file, root):
                 _add(cons, entry, file, key)
     if not found:
         raise InputError(f"no constraints found (expected one of {', '.join(ROOT_KEYS)})", file=file,

@@ -57,6 +57,28 @@ def _stage_mapper(src: Path, dst: Path, searchers: int) -> None:
         shutil.copyfile(src, dst)
 
 
+def _stage_constraints(files: list[Path], dst: Path) -> None:
+    """Write every constraint of `files` into one `architecture_constraints` list for Timeloop v1.0.
+
+    v1.0 concatenates its input files into one YAML document, so of two files with the same root key (an arch's
+    constraints plus a separate DRAM keep/bypass rule, both `architecture_constraints`) yaml-cpp keeps the first
+    and silently drops the second; v1.0 also reads only one of `arch_constraints`/`architecture_constraints`
+    and one of `mapspace`/`mapspace_constraints`. Both lists go through the same parser, so one merged list
+    gives Timeloop exactly the constraints fusionsim merges (re-specifications still fail in both)."""
+    import yaml
+
+    from fusionsim.spec.constraints import ROOT_KEYS, constraint_entries
+    from fusionsim.spec.yaml_io import load_yaml
+
+    targets: list[dict[str, Any]] = []
+    for f in files:
+        data = load_yaml(f)
+        for root in ROOT_KEYS:
+            if isinstance(data, dict) and root in data:
+                targets += [entry for entry, _ in constraint_entries(data[root], f, root)]
+    dst.write_text(yaml.safe_dump({"architecture_constraints": {"targets": targets}}, sort_keys=False))
+
+
 def run_timeloop_mapper(arch: Path, problem: Path, constraints: list[Path], mapper: Path, ert: Path,
                         components: Path | None = None, out_dir: Path | None = None,
                         timeout_s: float | None = None, searchers: int = 1) -> dict[str, Any]:
@@ -72,10 +94,10 @@ def run_timeloop_mapper(arch: Path, problem: Path, constraints: list[Path], mapp
     from fusionsim.timeloop.stats_reader import read_stats
 
     t0 = time.monotonic()
-    inputs = [Path(arch), Path(problem), *map(Path, constraints), Path(mapper), Path(ert)]
+    inputs = [Path(arch), Path(problem), Path(mapper), Path(ert)]
     if components is not None:
         inputs += sorted(Path(components).glob("*.y*ml"))
-    for f in inputs:
+    for f in [*inputs, *map(Path, constraints)]:
         if not f.is_file():
             raise InputError("file not found", file=f, fix="check the path")
     with tempfile.TemporaryDirectory(prefix="fusionsim-timeloop-") as tmp:
@@ -96,6 +118,9 @@ def run_timeloop_mapper(arch: Path, problem: Path, constraints: list[Path], mapp
             else:
                 shutil.copyfile(f, dst)
             staged.append(dst.name)
+        if constraints:
+            _stage_constraints(list(map(Path, constraints)), work / "constraints.yaml")
+            staged.append("constraints.yaml")
         try:
             proc = subprocess.run([exe, *staged], cwd=work, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
