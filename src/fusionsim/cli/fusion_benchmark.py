@@ -55,6 +55,23 @@ def _manifest(folder: str | None) -> tuple[dict, Path | None]:
     raw = load_yaml_any(path, allow_empty=True) or {}
     if not isinstance(raw, dict):
         raise InputError("expected a YAML mapping at the top level", file=path, fix="see accelerators/*/accelerator.yaml")
+    for key in ("arch", "ert", "components", "technology"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise InputError(f"must be a string, got {type(raw[key]).__name__}", file=path, key=key,
+                             fix="see accelerators/*/accelerator.yaml")
+    for key in ("layer_kinds", "fusion"):
+        if raw.get(key) is not None and not isinstance(raw[key], dict):
+            raise InputError(f"must be a mapping, got {type(raw[key]).__name__}", file=path, key=key,
+                             fix="see accelerators/*/accelerator.yaml")
+    kinds = raw.get("layer_kinds") or {}
+    if kinds.get("default") is not None and not isinstance(kinds["default"], dict):
+        raise InputError("must be a mapping of constraints/mapper", file=path, key="layer_kinds.default")
+    default = kinds.get("default") or {}
+    cons = default.get("constraints", [])
+    if not isinstance(cons, list) or not all(isinstance(c, str) for c in cons):
+        raise InputError("must be a list of file names", file=path, key="layer_kinds.default.constraints")
+    if default.get("mapper") is not None and not isinstance(default["mapper"], str):
+        raise InputError("must be a file name", file=path, key="layer_kinds.default.mapper")
     return raw, root
 
 
@@ -69,8 +86,11 @@ def _build_ert(arch: Path, components: Path | None, technology: str | None, out:
     return ert
 
 
-def setup_from_args(args: argparse.Namespace) -> tuple[bs.BenchSetup, dict]:
-    """The BenchSetup named by the arguments (explicit files override the manifest's) and its fusion section."""
+def setup_from_args(args: argparse.Namespace, build_ert: bool = True) -> tuple[bs.BenchSetup, dict]:
+    """The BenchSetup named by the arguments (explicit files override the manifest's) and its fusion section.
+
+    With `build_ert=False` an accelerator that ships no ERT gets `<out>/ert/ERT.yaml` as its path, not yet
+    written (the caller builds it with `ensure_ert` once every input is validated)."""
     raw, root = _manifest(args.accelerator)
     kinds = (raw.get("layer_kinds") or {}).get("default") or {}
 
@@ -91,7 +111,9 @@ def setup_from_args(args: argparse.Namespace) -> tuple[bs.BenchSetup, dict]:
     arch = pick(args.arch, raw.get("arch"), "arch")
     components = pick(args.components, raw.get("components"), "")
     if not args.ert and not raw.get("ert") and root is not None:
-        ert = _build_ert(arch, components, raw.get("technology"), Path(args.out) / "ert")
+        ert = Path(args.out) / "ert" / "ERT.yaml"
+        if build_ert:
+            ert = _build_ert(arch, components, raw.get("technology"), Path(args.out) / "ert")
     else:
         ert = pick(args.ert, raw.get("ert"), "ert")
     setup = bs.BenchSetup(arch=arch, ert=ert,
@@ -101,13 +123,22 @@ def setup_from_args(args: argparse.Namespace) -> tuple[bs.BenchSetup, dict]:
     return setup, fusion
 
 
+MAX_TILE = 1 << 16
+"""Widest tile accepted by --tiles (a tile is at most a layer's output width)."""
+
+
 def _tiles(text: str) -> list[int] | None:
     if text == "all":
         return None
     try:
-        return sorted({int(t) for t in text.split(",") if t.strip()})
+        widths = sorted({int(t) for t in text.split(",") if t.strip()})
     except ValueError:
         raise InputError(f"expected 'all' or comma-separated widths, got {text!r}", key="--tiles") from None
+    bad = [w for w in widths if not 1 <= w <= MAX_TILE]
+    if bad or not widths:
+        raise InputError(f"tile widths must be 1..{MAX_TILE}, got {text!r}", key="--tiles",
+                         fix="pass e.g. --tiles 1,2,4 or --tiles all")
+    return widths
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,8 +146,10 @@ def run(args: argparse.Namespace) -> int:
     for t in types:
         if t not in TYPES:
             raise InputError(f"unknown dataflow type {t!r}", key="--types", fix=f"use {', '.join(TYPES)}")
-    setup, fusion = setup_from_args(args)
+    tiles = _tiles(args.tiles)
+    setup, fusion = setup_from_args(args, build_ert=False)
     out = Path(args.out)
+    layer_set = None
     if args.layers:
         layers = bs.load_layer_dir(args.layers)
         layer_dir = Path(args.layers)
@@ -125,9 +158,13 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--network needs --dataset", key="--dataset")
         layer_set = bs.network_layer_set(args.network, args.dataset)
         layer_dir = out / "layers"
-        bs.write_layer_set(layer_set, layer_dir)
         layers = list(layer_set.layers)
-    tiles = _tiles(args.tiles)
+    # every input is validated: only now write anything under --out
+    if not args.ert and setup.ert == out / "ert" / "ERT.yaml":
+        raw, _ = _manifest(args.accelerator)
+        _build_ert(setup.arch, setup.components, raw.get("technology"), out / "ert")
+    if layer_set is not None:
+        bs.write_layer_set(layer_set, layer_dir)
     if args.dry_run:
         jobs = bs.plan_jobs(layers, setup, types, tiles, args.slc_all_tiles)
         entries = sum(len(j.uses) for j in jobs)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fusionsim.atomic_io import write_json, write_text
 from fusionsim.errors import InputError
+from fusionsim.names import safe_name
 from fusionsim.spec.yaml_io import load_json
 
 
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pr.add_argument("--batch-size", type=int, default=64)
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--out", required=True, help="output .h5; a <out>.json label is written beside it")
-    pr.set_defaults(run=run)
+    pr.set_defaults(run=run, out_is_file=True)
     parser.set_defaults(run=run)
 
 
@@ -86,8 +87,9 @@ def run_analyze(args: argparse.Namespace) -> int:
     layers, kernels = read_pruned_model(args.model, args.workload, args.dataset, args.match)
     out = Path(args.out)
     rows = []
+    pe_work: dict[str, object] = {}  # written only once every layer is validated: no half-written results
     for lw in layers:
-        name = lw.spec.name
+        name = safe_name(lw.spec.name, file=args.workload, key="layers")
         loops = dense = None
         if args.mapping_dir:
             mp = _find(Path(args.mapping_dir), name, (".map.txt", ".yaml", ".yml", ".json"))
@@ -114,8 +116,10 @@ def run_analyze(args: argparse.Namespace) -> int:
                 raise InputError(exc.message, file=mp, key=exc.key, fix=exc.fix) from None
             raise
         if args.pe_csv and work is not None:
-            write_pe_work_csv(out / "pe_work" / f"{name}.csv", work.nonzero)
+            pe_work[name] = work.nonzero
         rows.append(rec)
+    for name, nonzero in pe_work.items():
+        write_pe_work_csv(out / "pe_work" / f"{name}.csv", nonzero)
     label = kernels.provenance or {"method": "user-supplied"}
     write_json(
         out / "sparsity.json",

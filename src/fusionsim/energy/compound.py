@@ -26,6 +26,10 @@ from fusionsim.errors import InputError
 from fusionsim.spec.yaml_io import load_yaml
 
 MAX_NESTING = 16
+MAX_RESULT_BITS = 256
+"""Largest integer an attribute expression may produce (2**256): `9**9**9**9` fails at once, not after hours."""
+MAX_ACTION_ROWS = 65_536
+"""Most ERT rows one action may have (the product of its argument ranges; shipped classes use < 100)."""
 INHERITED = ("technology", "latency")  # filled into a subcomponent from its parent when it sets none
 
 
@@ -108,6 +112,27 @@ def _add_classes(classes: dict[str, CompoundClass], section: Any, file: str) -> 
 
 # ---------------------------------------------------------------- expressions
 
+class ExpressionTooLarge(ValueError):
+    """An attribute expression whose result (or an intermediate) exceeds MAX_RESULT_BITS."""
+
+
+def _bounded(v: Any) -> Any:
+    """`v` unchanged when it is a number of sane size; else ExpressionTooLarge."""
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > MAX_RESULT_BITS:
+        raise ExpressionTooLarge(f"result exceeds 2**{MAX_RESULT_BITS}")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ExpressionTooLarge("result is not a finite number")
+    return v
+
+
+def _pow(a: Any, b: Any) -> Any:
+    """`a ** b`, refused before computing when the result would exceed MAX_RESULT_BITS."""
+    if isinstance(a, int | float) and isinstance(b, int | float) and abs(a) > 1 and b > 0:
+        if b * math.log2(abs(a)) > MAX_RESULT_BITS:
+            raise ExpressionTooLarge(f"{a!r}**{b!r} exceeds 2**{MAX_RESULT_BITS}")
+    return operator.pow(a, b)
+
+
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -115,7 +140,7 @@ _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
     ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
+    ast.Pow: _pow,
 }
 
 
@@ -161,17 +186,23 @@ def evaluate_expression(value: Any, bindings: dict[str, Any]) -> Any:
             ph = f"__attr{i}__"
             text = re.sub(rf"(?<![\w-]){re.escape(k)}(?![\w-])", ph, text)
             names[ph] = bindings[k]
+    if len(text) > 10_000:
+        raise ExpressionTooLarge("expression longer than 10,000 characters")
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError:
         return value  # a literal such as 45nm or 1.5mm
+    except (RecursionError, MemoryError):
+        raise ExpressionTooLarge("expression nests too deeply") from None
     if isinstance(tree.body, ast.Name) and tree.body.id not in names:
         return value  # a bare word such as LPDDR4: a string value
     env = {**bindings, **names}
     try:
         return _eval(tree.body, env)
-    except UnknownName:
+    except (UnknownName, ExpressionTooLarge):
         raise
+    except RecursionError:
+        raise ExpressionTooLarge("expression nests too deeply") from None
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return value
 
@@ -184,12 +215,12 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
             raise UnknownName(node.id)
         return _numeric(env[node.id])
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        return _BINOPS[type(node.op)](_eval(node.left, env), _eval(node.right, env))
+        return _bounded(_BINOPS[type(node.op)](_eval(node.left, env), _eval(node.right, env)))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = _eval(node.operand, env)
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS:
-        return _FUNCS[node.func.id](*[_eval(a, env) for a in node.args])
+        return _bounded(_FUNCS[node.func.id](*[_eval(a, env) for a in node.args]))
     raise ValueError("unsupported expression")
 
 
@@ -208,9 +239,13 @@ def parse_range(value: Any, bindings: dict[str, Any]) -> list[Any]:
         lo, hi = value.split("..", 1)
         a, b = evaluate_expression(lo.strip(), bindings), evaluate_expression(hi.strip(), bindings)
         try:
-            return list(range(int(a), int(b) + 1))
-        except (TypeError, ValueError):
+            lo_i, hi_i = int(a), int(b)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"range bounds must be numbers: {value!r}") from None
+        if hi_i - lo_i + 1 > MAX_ACTION_ROWS:
+            raise ValueError(f"range {value!r} has {hi_i - lo_i + 1:,} values, more than {MAX_ACTION_ROWS:,} "
+                             "(fix: narrow the argument range)")
+        return list(range(lo_i, hi_i + 1))
     return [evaluate_expression(value, bindings)]
 
 
@@ -282,6 +317,11 @@ class ComponentModel:
     def _value(self, v: Any, bindings: dict[str, Any], key: str, where: Where) -> Any:
         try:
             return evaluate_expression(v, bindings)
+        except ExpressionTooLarge as exc:
+            raise where.error(
+                f"expression {str(v)[:60]!r} is out of bounds: {exc}", key,
+                fix=f"use attribute values below 2**{MAX_RESULT_BITS}",
+            ) from None
         except UnknownName as exc:
             raise where.error(
                 f"expression {v!r} uses attribute '{exc.name}', which is not set",
@@ -333,6 +373,12 @@ class ComponentModel:
                 ) from None
             except ValueError as exc:
                 raise r.where.error(f"action '{a['name']}': {exc}") from None
+            count = math.prod(len(x) for x in ranges)
+            if count > MAX_ACTION_ROWS:
+                raise r.where.error(
+                    f"action '{a['name']}' has {count:,} argument combinations, more than {MAX_ACTION_ROWS:,}",
+                    None, fix="narrow the argument ranges",
+                )
             for combo in itertools.product(*ranges):
                 rows.append(Action(str(a["name"]), dict(zip(names, combo))))
         return rows

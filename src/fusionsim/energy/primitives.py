@@ -52,6 +52,10 @@ class Where:
 NOWHERE = Where()
 
 
+MAX_ATTRIBUTE = 2.0**48
+"""Largest magnitude of a numeric primitive attribute (depth, width, ...): a stated bound, checked up front."""
+
+
 @cache
 def load_data(name: str) -> dict[str, Any]:
     """One YAML table from `data/` (cached)."""
@@ -106,9 +110,13 @@ def number(attrs: dict[str, Any], key: str, where: Where, *alts: str) -> float:
         if k in attrs and attrs[k] is not None:
             value = attrs[k]
             try:
-                return float(value)
-            except (TypeError, ValueError):
-                raise where.error(f"attribute '{k}' must be a number, got {value!r}", k) from None
+                f = float(value)
+            except (TypeError, ValueError, OverflowError):
+                raise where.error(f"attribute '{k}' must be a number, got {str(value)[:40]!r}", k) from None
+            if not math.isfinite(f) or abs(f) > MAX_ATTRIBUTE:
+                raise where.error(f"attribute '{k}' = {str(value)[:40]} is outside +-2**48", k,
+                                  fix="use a realistic size (2**48 words is 256 TB)")
+            return f
     raise where.error(f"missing attribute '{key}'", key, fix=f"set {key} in the arch or the component class")
 
 

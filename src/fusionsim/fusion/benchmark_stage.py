@@ -36,6 +36,7 @@ import yaml
 from fusionsim import atomic_io
 from fusionsim.errors import InputError
 from fusionsim.fusion.tables import TYPES, load_layers
+from fusionsim.names import safe_name
 from fusionsim.spec.yaml_io import load_json, load_yaml
 
 log = logging.getLogger(__name__)
@@ -525,7 +526,7 @@ def write_layer_set(layer_set: LayerSet, folder: str | Path) -> list[Path]:
     paths = []
     width = max(2, len(str(len(layer_set.layers))))
     for lay in layer_set.layers:
-        path = folder / f"{lay.name}_layer{lay.number:0{width}d}.yaml"
+        path = folder / f"{safe_name(lay.name, key='layers')}_layer{lay.number:0{width}d}.yaml"
         atomic_io.write_text(path, yaml.safe_dump(lay.problem, sort_keys=True, default_flow_style=None))
         paths.append(path)
     graph = {"layers": [lay.name for lay in layer_set.layers], "srcs": list(layer_set.srcs),

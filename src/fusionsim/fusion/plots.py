@@ -6,10 +6,10 @@ Figures only; the numbers come from the plan (fusion.plan) and the statistics (f
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from fusionsim.atomic_io import mkstemp_keep_umask
 from fusionsim.fusion.plan import FusionPlan
 from fusionsim.fusion.workload import Workload
 from fusionsim.tiling.propagate import enumerate_tiles
@@ -28,7 +28,7 @@ def _save(fig, path: str | Path) -> Path:
     """Save atomically (temp file in the same folder, then rename); the format follows the suffix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    fd, tmp = mkstemp_keep_umask(path, suffix=path.suffix)
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")

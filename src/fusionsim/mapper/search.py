@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from fusionsim.errors import InputError
+from fusionsim.mapper.factor import primes
 from fusionsim.mapper.objectives import Score, is_better, score_of, sort_key
 from fusionsim.mapper.space import Factorization, MapSpace
 from fusionsim.model import semantics_v1 as sem
@@ -330,16 +331,7 @@ def _candidates(space: MapSpace, facts: Iterator[Factorization], spec: MapperSpe
 
 
 def _primes(n: int) -> list[int]:
-    out, p = [], 2
-    while p * p <= n:
-        if n % p == 0:
-            out.append(p)
-            while n % p == 0:
-                n //= p
-        p += 1
-    if n > 1:
-        out.append(n)
-    return out
+    return primes(n)
 
 
 def _neighbours(space: MapSpace, point: Point) -> list[Point]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fusionsim.errors import InputError
+from fusionsim.mapper.factor import divisors
 from fusionsim.spec.arch import Arch
 from fusionsim.spec.constraints import Constraints, validate_constraints
 from fusionsim.spec.mapping import LevelMapping, Loop, Mapping
@@ -651,14 +652,5 @@ def _unrank(index: int, opts: list[list[int]]) -> tuple[int, ...]:
     return tuple(reversed(out))
 
 
-@functools.cache
 def _divisors(n: int) -> tuple[int, ...]:
-    small, large = [], []
-    i = 1
-    while i * i <= n:
-        if n % i == 0:
-            small.append(i)
-            if i * i != n:
-                large.append(n // i)
-        i += 1
-    return tuple(small + large[::-1])
+    return divisors(n)

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 import random
 
+from fusionsim.mapper.factor import prime_factors
 from fusionsim.spec.arch import Arch
 from fusionsim.spec.mapping import LevelMapping, Loop, Mapping
 from fusionsim.spec.problem import Problem
 
 
 def _prime_factors(n: int) -> list[int]:
-    out, p = [], 2
-    while p * p <= n:
-        while n % p == 0:
-            out.append(p)
-            n //= p
-        p += 1
-    if n > 1:
-        out.append(n)
-    return out
+    """Prime factors of n with multiplicity, ascending."""
+    return [p for p, e in prime_factors(n).items() for _ in range(e)]
 
 
 def random_mapping(arch: Arch, problem: Problem, rng: random.Random, keep: list[frozenset[str]] | None = None,

@@ -5,14 +5,18 @@ A `timeloop_version` switch (v3 per-action pricing, counted first reads) replace
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import struct
 from dataclasses import dataclass
 
+from fusionsim.errors import InputError
 from fusionsim.spec.arch import Arch
 from fusionsim.spec.ert import ERT
 
 VERSION = "timeloop-v1.0"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,10 +38,12 @@ def ert_component_name(key: str) -> str:
     return key[level_pos + 1:]
 
 
-def price_levels(arch: Arch, ert: ERT) -> LevelPrices:
+def price_levels(arch: Arch, ert: ERT, missing: str | None = None) -> LevelPrices:
     """v1.0: every access of a component costs the maximum energy over all its actions and arguments (idle
     included, floored at 0); a buffer's vector access energy is that maximum over its cluster size."""
+    policy = missing or missing_ert_policy()
     maxima: dict[str, float] = {}
+    empty: set[str] = set()
     wire = 0.0
     for key, actions in ert.tables.items():
         name = ert_component_name(key)
@@ -45,17 +51,56 @@ def price_levels(arch: Arch, ert: ERT) -> LevelPrices:
         if name in ("wire", "Wire"):
             wire = max([0.0] + [a.energy_pJ for a in actions if a.action == "transfer_random"])
             continue
+        if energies:
+            empty.discard(name)
+        else:  # v1.0 prices a table without energies at 0
+            empty.add(name)
         maxima[name] = max([0.0, *energies])  # later tables of the same name overwrite, as in the C++ map
-    mac = maxima.get(arch.arithmetic.name, _fallback_mac(arch))
+    for name in sorted(empty & {arch.arithmetic.name, *(lv.name for lv in arch.storage)}):
+        _missing(name, ert, policy, "0 pJ")
+    if arch.arithmetic.name in maxima:
+        mac = maxima[arch.arithmetic.name]
+    else:
+        if arch.arithmetic.attributes.get("energy") is None:  # an explicit `energy` is not a fallback
+            _missing(arch.arithmetic.name, ert, policy, "(bits/16)^2 pJ")
+        mac = _fallback_mac(arch)
     vae = []
     for lv in arch.storage:
         if lv.name in maxima:
             vae.append(maxima[lv.name] / lv.cluster_size)
-        elif lv.vector_access_energy is not None:
+        elif lv.vector_access_energy is not None:  # set explicitly in the arch: not a fallback
             vae.append(lv.vector_access_energy)
         else:
+            _missing(lv.name, ert, policy, "pat-public's default buffer energy")
             vae.append(_fallback_buffer(lv.is_dram, lv.word_bits, lv.block_size, lv.cluster_size, lv.size))
     return LevelPrices(mac, tuple(vae), wire)
+
+
+MISSING_ERT_ENV = "FUSIONSIM_MISSING_ERT"
+"""Environment variable (set by `fusionsim --missing-ert`) choosing what a component without ERT energies
+does: `error` (default) or `timeloop-v1.0` (Timeloop v1.0's silent fallback, here with a warning)."""
+MISSING_ERT_POLICIES = ("error", "timeloop-v1.0")
+
+
+def missing_ert_policy() -> str:
+    """The policy for components without ERT energies: `error` unless FUSIONSIM_MISSING_ERT says otherwise."""
+    value = os.environ.get(MISSING_ERT_ENV, "error") or "error"
+    if value not in MISSING_ERT_POLICIES:
+        raise InputError(f"unknown value {value!r}", key=MISSING_ERT_ENV, fix="use error or timeloop-v1.0")
+    return value
+
+
+def _missing(component: str, ert: ERT, policy: str, fallback: str) -> None:
+    """A component has no ERT table (or no action with an energy): an error, or v1.0's fallback with a warning."""
+    if policy == "error":
+        raise InputError(
+            f"no energies for component '{component}' (no table, or no action with an energy)",
+            file=ert.file or None, key=component,
+            fix="regenerate the ERT for this arch (fusionsim ert), or pass --missing-ert timeloop-v1.0 "
+            "for Timeloop v1.0's default energies",
+        )
+    log.warning("%s: no ERT energies for component '%s': using %s (Timeloop v1.0 fallback)",
+                ert.file or "ERT", component, fallback)
 
 
 def _fallback_mac(arch: Arch) -> float:

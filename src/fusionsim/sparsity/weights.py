@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from fusionsim.errors import InputError
+from fusionsim.names import safe_name
 from fusionsim.sparsity.imbalance import Loop, PeWork, partition_nonzero_work
 from fusionsim.spec.yaml_io import load_yaml_any
 
@@ -96,6 +97,7 @@ class LayerSpec:
             raise InputError(
                 "every layer needs a `name` (it is matched to the model's layer)", file=file, key=key
             )
+        safe_name(name, file=file, key=f"{key}.name")  # layer names become file names (--pe-csv)
 
         def pos(field: str, default: int | None = None) -> int:
             v = d.get(field, default)

@@ -111,6 +111,12 @@ class Arch:
         return fx * fy
 
 
+MAX_ATTRIBUTE = 2.0**48
+"""Largest magnitude of a numeric arch attribute (depth, width, ...)."""
+MAX_INSTANCES = 2**31 - 1
+"""Most instances of one component (`PE[0..N]`)."""
+
+
 def split_range(name: str) -> tuple[str, int]:
     """`PE[0..71]` -> (`PE`, 72); a name without a range has one instance."""
     m = _RANGE.match(name.strip())
@@ -232,10 +238,17 @@ def _num(attrs: dict, keys: tuple[str, ...], comp: Component, file: Path, defaul
     for k in keys:
         if k in attrs and attrs[k] is not None:
             try:
-                return float(attrs[k])
-            except (TypeError, ValueError):
-                raise InputError(f"attribute must be a number, got {attrs[k]!r}", file=file,
+                f = float(attrs[k])
+            except (TypeError, ValueError, OverflowError):
+                raise InputError(f"attribute must be a number, got {str(attrs[k])[:40]!r}", file=file,
                                  key=f"{comp.path}.attributes.{k}") from None
+            if not math.isfinite(f) or abs(f) > MAX_ATTRIBUTE:
+                raise InputError(f"attribute {str(attrs[k])[:40]} is outside +-2**48", file=file,
+                                 key=f"{comp.path}.attributes.{k}", fix="use a realistic size")
+            return f
+    if default is not None and isinstance(default, int) and default > MAX_INSTANCES:
+        raise InputError(f"{default:,} instances, more than {MAX_INSTANCES:,}", file=file,
+                         key=comp.path, fix="use fewer instances (the [lo..hi] range of the name)")
     return default
 
 

@@ -12,6 +12,11 @@ from typing import Any
 from fusionsim.errors import InputError
 from fusionsim.spec.yaml_io import load_yaml
 
+MAX_BOUND = 2**31 - 1
+"""Largest dimension bound accepted (every real layer is far below; the engine counts in int64)."""
+MAX_OPERATIONS = 2**53
+"""Most operations (product of the bounds) one problem may have: counts stay exact in float64."""
+
 # The built-in CNN-Layer shape, used when a problem names it without spelling it out.
 CNN_LAYER_SHAPE: dict[str, Any] = {
     "name": "CNN-Layer",
@@ -136,7 +141,13 @@ def parse_problem(data: dict[str, Any], file: str | Path = "<problem>") -> Probl
         b = _int(instance[d], file, f"problem.instance.{d}")
         if b < 1:
             raise InputError(f"bound must be >= 1, got {b}", file=file, key=f"problem.instance.{d}")
+        if b > MAX_BOUND:
+            raise InputError(f"bound {b:,} exceeds the maximum {MAX_BOUND:,} (2**31-1)", file=file,
+                             key=f"problem.instance.{d}", fix="use a layer size below 2**31")
         bounds.append(b)
+    if math.prod(bounds) > MAX_OPERATIONS:
+        raise InputError(f"the bounds multiply to {math.prod(bounds):,} operations, more than 2**53", file=file,
+                         key="problem.instance", fix="split the layer into smaller ones")
     spaces = []
     raw_ds = shape.get("data-spaces")
     if not isinstance(raw_ds, list) or not raw_ds:
@@ -176,11 +187,14 @@ def parse_problem(data: dict[str, Any], file: str | Path = "<problem>") -> Probl
 
 
 def _int(value: Any, file: Path, key: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # exact: float() would round a 64-bit bound
     try:
         f = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"expected an integer, got {value!r}", file=file, key=key) from None
-    if f != int(f):
+        exact = f == int(f)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"expected an integer, got {str(value)[:40]!r}", file=file, key=key) from None
+    if not exact:
         raise InputError(f"expected an integer, got {value!r}", file=file, key=key)
     return int(f)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fusionsim.errors import InputError
+from fusionsim.names import safe_name
 from fusionsim.spec.yaml_io import load_yaml_any
 
 LAYER_KINDS = ("conv", "pointwise", "depthwise", "fc", "pool")
@@ -328,6 +329,7 @@ def network_graph(net: Network, dataset: str) -> NetworkGraph:
     block_no = 0
 
     def add(layer: Layer, key: str, reads: str) -> None:
+        safe_name(layer.name, file=path, key=f"{key}.name")  # layer names become result folders
         if layer.name in outputs or layer.name in edges:
             raise _err(path, f"{key}.name", f"duplicate layer name {layer.name!r}")
         if layer.out_size < 1 or layer.out_h < 1:
