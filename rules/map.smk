@@ -54,12 +54,13 @@ rule collect_layer:
     conda:
         CONDA_ENV
     shell:
-        # copy to a temp name, then rename: a killed copy never leaves a partial file under the real name
+        # copy to a temp name, then rename: a killed copy never leaves a partial file under the real name;
+        # one cp/mv per file, with every path quoted as a whole (no splitting: a path may contain '=')
         """
-        (for pair in {input.problem:q}={output.problem:q} {input.mapping:q}={output.mapping:q} \
-            {input.stats_json:q}={output.stats_json:q} {input.stats_txt:q}={output.stats_txt:q}; do
-            src="${{pair%%=*}}"
-            dst="${{pair#*=}}"
-            cp "$src" "$dst.tmp" && mv "$dst.tmp" "$dst"
-        done) 2>{log:q}
+        (cp {input.problem:q} {output.problem:q}.tmp && mv {output.problem:q}.tmp {output.problem:q} \
+            && cp {input.mapping:q} {output.mapping:q}.tmp && mv {output.mapping:q}.tmp {output.mapping:q} \
+            && cp {input.stats_json:q} {output.stats_json:q}.tmp \
+            && mv {output.stats_json:q}.tmp {output.stats_json:q} \
+            && cp {input.stats_txt:q} {output.stats_txt:q}.tmp \
+            && mv {output.stats_txt:q}.tmp {output.stats_txt:q}) 2>{log:q}
         """
