@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from fusionsim.errors import InputError
@@ -23,6 +24,15 @@ MAX_DEPTH = 100
 """Deepest nesting of mappings/sequences accepted (Timeloop specs nest fewer than 15 levels)."""
 MAX_NODES = 1_000_000
 """Most YAML nodes a document may expand to once aliases are followed (stops alias bombs)."""
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest `[`/`{` nesting of the text (brackets in strings counted too: an upper bound), vectorised."""
+    if "[" not in text and "{" not in text:
+        return 0
+    codes = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    steps = ((codes == 0x5B) | (codes == 0x7B)).astype(np.int32) - ((codes == 0x5D) | (codes == 0x7D))
+    return int(np.cumsum(steps).max(initial=0))
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -93,6 +103,8 @@ def safe_load_strict(text: str) -> Any:
     """`yaml.safe_load` that raises `yaml.YAMLError` on a repeated key, deep nesting or an alias bomb."""
     if len(text) > MAX_INPUT_BYTES:
         raise yaml.YAMLError(f"text longer than {MAX_INPUT_BYTES // (1024 * 1024)} MB")
+    if _flow_depth(text) > MAX_DEPTH:  # PyYAML's scanner reads a whole run of `[`/`{` before the composer
+        raise yaml.YAMLError(f"nesting deeper than {MAX_DEPTH} levels")  # could stop it: catch it first
     return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
 
 
