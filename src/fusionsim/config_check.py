@@ -20,6 +20,7 @@ import jsonschema
 import yaml
 
 from fusionsim.errors import InputError
+from fusionsim.workloads.models import is_model_entry, network_names
 
 T = TypeVar("T")
 _JSON_TYPES = {
@@ -201,7 +202,8 @@ def _lines_for(
         yield path, where, "is empty", f"give a non-empty value{_example(schema)}"
         return
     if kind == "pattern":
-        yield path, where, f"{_short(inst)} is not a valid name", "use letters, digits, '_' and '-' only"
+        models = ", or a .onnx/.h5/.keras model path" if "onnx" in str(want) else ""
+        yield path, where, f"{_short(inst)} is not a valid name", f"use letters, digits, '_' and '-' only{models}"
         return
     if kind == "propertyNames" and error.context:
         yield (
@@ -307,7 +309,11 @@ def reference_errors(config: dict[str, Any], basedir: str | Path, sources: Confi
 
     def check_networks(names: list[str], path: list[Any]) -> None:
         for i, name in enumerate(names):
-            if name not in workloads:
+            if is_model_entry(name):  # a model file, imported by the plan
+                if not Path(name).is_file():
+                    bad([*path, i], f"model file '{name}' not found (relative to {Path.cwd()})",
+                        "give a workload name or an existing .onnx/.h5/.keras path")
+            elif name not in workloads:
                 bad(
                     [*path, i],
                     f"unknown network '{name}' (no {wdir.name}/{name}.yaml)",
@@ -325,6 +331,8 @@ def reference_errors(config: dict[str, Any], basedir: str | Path, sources: Confi
     check_networks(config["networks"], ["networks"])
     known_sets = {n: _workload_inputs(wdir / f"{n}.yaml") for n in workloads}
     all_datasets = set().union(*known_sets.values()) if known_sets else set()
+    if any(is_model_entry(n) for n in config["networks"]):  # an imported model runs on every dataset
+        all_datasets |= set(config["datasets"])
     for i, ds in enumerate(config["datasets"]):
         if all_datasets and ds not in all_datasets:
             bad(
@@ -335,8 +343,9 @@ def reference_errors(config: dict[str, Any], basedir: str | Path, sources: Confi
     for name in config["accelerators"]:
         check_accel(name, ["accelerators", name])
     for net, names in (config.get("layers") or {}).items():
-        if net not in config["networks"]:
-            bad(["layers", net], f"network '{net}' is not in `networks`", name_fix(net, config["networks"]))
+        if net not in network_names(config["networks"]):
+            bad(["layers", net], f"network '{net}' is not in `networks`",
+                name_fix(net, network_names(config["networks"])))
         elif names and net in workloads:
             known = _layer_names(wdir / f"{net}.yaml", config["datasets"])
             for i, name in enumerate(names):
@@ -354,11 +363,11 @@ def reference_errors(config: dict[str, Any], basedir: str | Path, sources: Confi
         for i, name in enumerate(ft["accelerators"]):
             check_accel(name, ["fusion_tiling", "accelerators", i])
         for net in ft.get("layers") or {}:
-            if net not in ft["networks"]:
+            if net not in network_names(ft["networks"]):
                 bad(
                     ["fusion_tiling", "layers", net],
                     f"network '{net}' is not in fusion_tiling.networks",
-                    name_fix(net, ft["networks"]),
+                    name_fix(net, network_names(ft["networks"])),
                 )
     fcfg = config.get("fusion") or {}
     if fcfg.get("enabled"):

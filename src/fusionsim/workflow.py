@@ -37,6 +37,7 @@ from fusionsim.config_check import name_fix
 from fusionsim.errors import InputError
 from fusionsim.spec.yaml_io import load_yaml_any
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
+from fusionsim.workloads.models import network_names
 
 TILES = ("full",)  # whole-layer jobs; the fusion-tiling issue adds real tiles
 MAP_OUTPUTS = ("mapping.yaml", "stats.json", "stats.txt", "run.json")
@@ -491,6 +492,18 @@ def select_layers(layers: list[Layer], wanted: list[str] | None, net: str) -> li
     return [x for x in layers if x.name in set(wanted)]
 
 
+def config_network_files(config: dict[str, Any], entries: list[str], basedir: str | Path) -> dict[str, Path]:
+    """{network name: workload file} of `networks:` entries: workload names, or model files imported (once,
+    cached) into `<output_dir>/workloads/` for every configured dataset (fusionsim.workloads.models); model
+    paths and `output_dir` are relative to the working directory, workload names to `workloads_dir`."""
+    from fusionsim.workloads.models import network_files
+
+    basedir = Path(basedir)
+    ft = config.get("fusion_tiling") or {}
+    datasets = list(dict.fromkeys([*config["datasets"], *(ft.get("datasets") or [])]))
+    return network_files(entries, _resolve(basedir, config["workloads_dir"]), Path(config["output_dir"]), datasets)
+
+
 def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
     """Validate the config's references (files, names) and compute every job's content key.
 
@@ -501,8 +514,7 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
     wdir = _resolve(basedir, config["workloads_dir"])
     adir = _resolve(basedir, config["accelerators_dir"])
     networks = {}
-    for name in config["networks"]:
-        path = wdir / f"{name}.yaml"
+    for name, path in config_network_files(config, config["networks"], basedir).items():
         if not path.is_file():
             raise InputError(
                 f"no workload file {path}",
@@ -1097,7 +1109,6 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
     if not cfg.get("enabled"):
         return ft
     basedir = Path(basedir)
-    wdir = _resolve(basedir, config["workloads_dir"])
     adir = _resolve(basedir, config["accelerators_dir"])
     ft.enabled = True
     ft.types = tuple(cfg["types"])
@@ -1112,15 +1123,14 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
             fix="use objective: energy or variant: exact",
         )
     for net in cfg.get("layers") or {}:
-        if net not in cfg["networks"]:
+        if net not in network_names(cfg["networks"]):
             raise InputError(
                 f"network {net!r} is not in fusion_tiling.networks",
                 file="config.yaml",
                 key=f"fusion_tiling.layers.{net}",
             )
     sets = {}
-    for net in cfg["networks"]:
-        path = wdir / f"{net}.yaml"
+    for net, path in config_network_files(config, cfg["networks"], basedir).items():
         if not path.is_file():
             raise InputError(f"no workload file {path}", file="config.yaml", key="fusion_tiling.networks")
         inputs = load_network(path).inputs

@@ -33,23 +33,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def read_model(model: Path, dataset: str, name: str, classes: int | None = None,
+               input_size: tuple[int, int] | None = None) -> dict:
+    """The workload dict of `model` (format by suffix), not yet validated or written."""
+    suffix = model.suffix.lower()
+    if suffix == ".onnx":
+        from fusionsim.workloads.onnx_import import onnx_to_workload
+
+        return onnx_to_workload(model, dataset, name, classes, input_size)
+    if suffix in (".h5", ".keras"):
+        from fusionsim.workloads.keras import keras_to_workload
+
+        return keras_to_workload(model, name, dataset, classes, input_size=input_size)
+    raise InputError(f"unknown model format {suffix!r}", file=model, fix=f"use one of {' '.join(FORMATS)}")
+
+
 def import_model(model: Path, dataset: str, out: Path, name: str | None = None, classes: int | None = None,
                  input_size: tuple[int, int] | None = None) -> dict:
     """Import `model` and write the checked workload to `out`; returns the workload dict."""
     from fusionsim.workloads.builder import write_workload
 
-    suffix = model.suffix.lower()
-    name = name or out.stem
-    if suffix == ".onnx":
-        from fusionsim.workloads.onnx_import import onnx_to_workload
-
-        workload = onnx_to_workload(model, dataset, name, classes, input_size)
-    elif suffix in (".h5", ".keras"):
-        from fusionsim.workloads.keras import keras_to_workload
-
-        workload = keras_to_workload(model, name, dataset, classes, input_size=input_size)
-    else:
-        raise InputError(f"unknown model format {suffix!r}", file=model, fix=f"use one of {' '.join(FORMATS)}")
+    workload = read_model(model, dataset, name or out.stem, classes, input_size)
     write_workload(workload, out)
     return workload
 
