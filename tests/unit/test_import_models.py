@@ -88,7 +88,13 @@ def test_config_check_accepts_model_paths_and_names_missing_ones(tmp_path: Path,
 
     import yaml
 
-    from fusionsim.config_check import ConfigSources, load_schema, merge_config, reference_errors, schema_errors
+    from fusionsim.config_check import (
+        ConfigSources,
+        load_schema,
+        merge_config,
+        reference_errors,
+        schema_errors,
+    )
 
     monkeypatch.chdir(tmp_path)
     tiny_onnx(tmp_path / "tiny.onnx")
