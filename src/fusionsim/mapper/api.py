@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any
 
 from fusionsim import atomic_io
 from fusionsim.errors import InputError
-from fusionsim.mapper.search import search_mappings
+from fusionsim.mapper.search import SearchResult, search_mappings
 from fusionsim.mapper.space import MapSpace
 from fusionsim.model import semantics_v1 as sem
 from fusionsim.model.evaluate import evaluate
@@ -53,7 +54,7 @@ def map_files(arch: Path, problem: Path, constraints: list[Path], mapper: Path, 
     cons = _constraints(tuple(_stamp(c) for c in constraints))
     spec = _mapper_spec(_stamp(mapper))
     space = MapSpace.build(a, p, cons)
-    res = search_mappings(space, prices, spec, seed=seed, threads=threads, progress=progress)
+    res = _search(space, prices, spec, seed, threads, progress)
     stats = evaluate(a, p, res.mapping, prices)
     out = {
         "mapping": res.mapping.to_yaml(p),
@@ -106,6 +107,39 @@ def _constraints(files: tuple[Stamp, ...]) -> Constraints:
 def _mapper_spec(mapper: Stamp) -> MapperSpec:
     assert mapper is not None
     return load_mapper_spec(Path(mapper[0]))
+
+
+SEARCHES = 8  # search results kept per process (`_search`)
+_SEARCHES: dict[tuple, tuple[Arch, SearchResult]] = {}
+
+
+def space_key(space: MapSpace) -> str:
+    """The content of a mapspace as a search reads it, but the arch: the problem without its file name and every
+    public field of the space (levels, factors, keep sets, ...). Equal keys (in one process, on one arch object)
+    mean equal spaces, so the deterministic search gives the same result."""
+    skip = {"arch", "problem", "source", "deepest", "prices"}
+    prob = space.problem
+    fields = [(k, v) for k, v in sorted(vars(space).items()) if not k.startswith("_") and k not in skip]
+    return repr((prob.shape_name, prob.dims, prob.bounds, prob.dataspaces, prob.densities, prob.coefficients,
+                 fields))
+
+
+def _search(space: MapSpace, prices: sem.LevelPrices, spec: MapperSpec, seed: int, threads: int,
+            progress: Callable[[str], None] | None) -> SearchResult:
+    """`search_mappings`, memoised on (arch object, `space_key`, prices, settings, seed): the fusion benchmark's
+    tiles under several DRAM rules that leave the space unchanged are one search. The result never depends on
+    `threads`, so it is not part of the key."""
+    key = (id(space.arch), space_key(space), prices, dataclasses.replace(spec, file=""), seed)
+    hit = _SEARCHES.pop(key, None)
+    if hit is not None and hit[0] is space.arch:
+        _SEARCHES[key] = hit
+        log.info("same mapspace as a search already run in this process: its result reused")
+        return hit[1]
+    res = search_mappings(space, prices, spec, seed=seed, threads=threads, progress=progress)
+    if len(_SEARCHES) >= SEARCHES:
+        _SEARCHES.pop(next(iter(_SEARCHES)))
+    _SEARCHES[key] = (space.arch, res)
+    return res
 
 
 def write_outputs(out_dir: Path, result: dict[str, Any], stats_txt: str) -> None:

@@ -7,6 +7,7 @@ instead of a traceback, a hang or an exhausted memory.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import stat
@@ -99,13 +100,28 @@ def _check_expanded_size(root: yaml.Node) -> None:
         size[id(node)] = total
 
 
+PARSED_CACHE = 64
+"""Texts whose parse `safe_load_strict` keeps (a process mapping many tiles reads the same specs again)."""
+_PARSED: dict[str, Any] = {}
+
+
 def safe_load_strict(text: str) -> Any:
-    """`yaml.safe_load` that raises `yaml.YAMLError` on a repeated key, deep nesting or an alias bomb."""
+    """`yaml.safe_load` that raises `yaml.YAMLError` on a repeated key, deep nesting or an alias bomb.
+
+    The last PARSED_CACHE texts' results are kept and handed out as deep copies (the pure-Python parse costs
+    ~20 ms for a problem file; a copy ~0.2 ms), so a caller may modify what it gets."""
     if len(text) > MAX_INPUT_BYTES:
         raise yaml.YAMLError(f"text longer than {MAX_INPUT_BYTES // (1024 * 1024)} MB")
-    if _flow_depth(text) > MAX_DEPTH:  # PyYAML's scanner reads a whole run of `[`/`{` before the composer
-        raise yaml.YAMLError(f"nesting deeper than {MAX_DEPTH} levels")  # could stop it: catch it first
-    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    if text in _PARSED:
+        data = _PARSED.pop(text)
+    else:
+        if _flow_depth(text) > MAX_DEPTH:  # PyYAML's scanner reads a whole run of `[`/`{` before the composer
+            raise yaml.YAMLError(f"nesting deeper than {MAX_DEPTH} levels")  # could stop it: catch it first
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        if len(_PARSED) >= PARSED_CACHE:
+            _PARSED.pop(next(iter(_PARSED)))
+    _PARSED[text] = data  # most recently used last
+    return copy.deepcopy(data)
 
 
 def read_input_bytes(path: str | Path, *, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
