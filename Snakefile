@@ -3,6 +3,7 @@
 import os
 
 from fusionsim.config_check import check_or_exit
+from fusionsim.run_lock import acquire_or_exit
 
 # Config problems print one line each (file, key path, fix) and exit 2 before Snakemake reads config.yaml.
 check_or_exit(workflow, config, with_default=True)
@@ -20,6 +21,12 @@ include: "rules/fusion.smk"
 include: "rules/fusion_tiling.smk"
 include: "rules/sparsity.smk"
 include: "rules/report.smk"
+
+
+# One run per output folder: a lock file inside it (flock, gone when this process ends). A second run with the
+# same output_dir, from any working folder, stops here with one line before any job runs (dry runs skip it).
+onstart:
+    acquire_or_exit(OUT, CONFIG_SOURCES.file_of(["output_dir"]))
 
 
 rule all:
