@@ -4,4 +4,4 @@ __version__ = "0.1.0"
 
 # Part of every cached layer job's key: bump when a change alters any number the engine, mapper or energy
 # tables produce, so the pipeline recomputes exactly the results that depend on it.
-MODEL_VERSION = "engine-2+timeloop-v1.0"
+MODEL_VERSION = "engine-3+timeloop-v1.0"

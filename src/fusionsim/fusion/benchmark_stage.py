@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -228,36 +227,6 @@ def write_job_inputs(job: BenchJob, folder: str | Path, dram: str = "DRAM") -> t
 # ------------------------------------------------------------------------------------------------ running
 
 
-@lru_cache(maxsize=8)
-def _model_inputs(arch: Path, components: Path | None, ert: Path) -> tuple[Any, Any]:
-    from fusionsim.model import semantics_v1 as sem
-    from fusionsim.spec.arch import load_arch
-    from fusionsim.spec.ert import load_ert
-
-    a = load_arch(arch, components)
-    return a, sem.price_levels(a, load_ert(ert))
-
-
-def _apply_dram_keep(setup: BenchSetup, problem_file: Path, mapping_yaml: str,
-                     keep: tuple[str, ...]) -> dict[str, Any] | None:
-    """Re-evaluate a mapping with the outermost level keeping only `keep`; None when it already does."""
-    from fusionsim.model.evaluate import evaluate
-    from fusionsim.spec.mapping import parse_mapping_yaml
-    from fusionsim.spec.problem import load_problem
-
-    arch, prices = _model_inputs(Path(setup.arch), setup.components and Path(setup.components), Path(setup.ert))
-    prob = load_problem(problem_file)
-    mapping = parse_mapping_yaml(yaml.safe_load(mapping_yaml), arch, prob)
-    top = mapping.levels[-1]
-    if top.name != setup.dram:
-        raise InputError(f"outermost level is {top.name}, not {setup.dram}", file=setup.arch, key="dram",
-                         fix=f"set the accelerator's fusion.dram to {top.name}")
-    if set(top.keep) == set(keep):
-        return None
-    levels = (*mapping.levels[:-1], dataclasses.replace(top, keep=frozenset(keep)))
-    return evaluate(arch, prob, dataclasses.replace(mapping, levels=levels), prices).to_json()
-
-
 def summarize_stats(stats: dict[str, Any]) -> dict[str, Any]:
     """energy (uJ), cycles, MACs and per-level energies (pJ) of an EvalResult JSON."""
     levels = {lv["name"]: float(lv["energy_pJ"]) for lv in stats.get("levels", [])}
@@ -281,12 +250,7 @@ def run_job(job: BenchJob, setup: BenchSetup, out_dir: str | Path | None = None,
         res = map_files(Path(setup.arch), prob, constraints, Path(setup.mapper), Path(setup.ert),
                         components=setup.components and Path(setup.components), seed=setup.seed,
                         threads=threads, engine=setup.engine, out_dir=folder if out_dir is not None else None)
-        stats, adjusted = res["stats"], False
-        if job.dram_keep is not None and setup.engine == "native":
-            redo = _apply_dram_keep(setup, prob, res["mapping"], job.dram_keep)
-            if redo is not None:
-                stats, adjusted = redo, True
-    out = {"key": job.key, **summarize_stats(stats), "dram_keep": job.dram_keep, "dram_keep_reapplied": adjusted,
+    out = {"key": job.key, **summarize_stats(res["stats"]), "dram_keep": job.dram_keep,
            "mapping": res.get("mapping"), "uses": [list(u) for u in job.uses],
            "seconds": round(time.monotonic() - t0, 3)}
     if out_dir is not None:

@@ -220,9 +220,9 @@ def _reuse_key(space: MapSpace, spec: MapperSpec, prices: tuple[float, float], f
     """Ordering key of the energy/edp/last-level-accesses-first search (smaller first): the outermost level's
     estimated traffic (`MapSpace.outer_traffic`), priced and plus the MAC energy for energy and edp, times the
     compute cycles for edp. Records the estimate's best outer loop orders in `hints`."""
-    words, order = space.outer_traffic(fact)
-    hints[fact] = order
     metric = spec.metrics[0]
+    words, order = space.outer_traffic(fact, outermost_only=metric == "last-level-accesses")
+    hints[fact] = order
     if metric == "last-level-accesses":
         return words
     energy = prices[0] + prices[1] * words

@@ -21,6 +21,7 @@ from typing import Any
 
 from fusionsim.errors import InputError
 from fusionsim.mapper.factor import divisors
+from fusionsim.model import semantics_v1
 from fusionsim.spec.arch import Arch
 from fusionsim.spec.constraints import Constraints, validate_constraints
 from fusionsim.spec.mapping import LevelMapping, Loop, Mapping
@@ -114,14 +115,11 @@ class MapSpace:
         ds_names = problem.dataspace_names()
         keep_forced, keep_free = [], []
         for i, lv in enumerate(arch.storage):
-            if i == len(arch.storage) - 1:
-                keep_forced.append(frozenset(ds_names))
-                keep_free.append(())
-                continue
-            k = cons.keep.get(lv.name, set())
-            b = cons.bypass.get(lv.name, set())
-            keep_forced.append(frozenset(d for d in ds_names if d in k))
-            keep_free.append(tuple(d for d in ds_names if d not in k and d not in b))
+            forced, free = semantics_v1.mapper_keep_bits(ds_names, cons.keep.get(lv.name, set()),
+                                                         cons.bypass.get(lv.name, set()),
+                                                         outermost=i == len(arch.storage) - 1)
+            keep_forced.append(forced)
+            keep_free.append(free)
         space = cls(arch, problem, levels, fixed, maxf, keep_forced, keep_free,
                     float(cons.min_utilization or 0.0), temporal_of)
         space.source = ", ".join(cons.files) or None
@@ -484,12 +482,17 @@ class MapSpace:
             per_level.append(opts)
         return [tuple(c) for c in itertools.product(*per_level)]
 
-    def outer_traffic(self, fact: Factorization) -> tuple[float, dict[int, tuple[int, ...]]]:
-        """Estimated words moved at the outermost storage level (DRAM) for `fact` under the best loop orders of
-        the temporal levels above the innermost DRAM child, and those orders ({temporal ordinal: order}).
+    def outer_traffic(self, fact: Factorization,
+                      outermost_only: bool = False) -> tuple[float, dict[int, tuple[int, ...]]]:
+        """Estimated words moved out of each dataspace's backing level for `fact` under the best loop orders of
+        the temporal levels above the innermost child, and those orders ({temporal ordinal: order}).
 
-        Per dataspace, the child is the outermost inner level that may keep it (forced or free keep bit, the
-        largest tile that fits alone; else the innermost level). Its tile is refetched once per iteration of the
+        A dataspace's backing level is the outermost level that holds it: DRAM, or for one kept off DRAM (a
+        `datatype` bypass at the outermost level) the outermost inner level that may keep it; its words are
+        weighted by that level's per-word price relative to DRAM's (`backing_weights`), so a dataspace kept on
+        chip counts what it really moves and one kept nowhere counts nothing. Its child is the outermost level
+        below the backing one that may keep it (forced or free keep bit, the largest tile that fits alone; else
+        the innermost level). Its tile is refetched once per iteration of the
         temporal loops above it from the innermost relevant one outwards (irrelevant loops inside it give reuse),
         times the relevant spatial factors above it (irrelevant ones multicast); a read-write dataspace counts
         its updates and its reads after the first pass. Sliding windows are not discounted, so the input term can
@@ -502,10 +505,13 @@ class MapSpace:
             if not lvl.spatial:
                 exts.append(ext)
         rel = self._relevant_sets
+        backing, weights = self.backing_weights
+        if outermost_only:
+            weights = tuple(w if b == ns - 1 else 0.0 for b, w in zip(backing, weights))
         child, tiles = [], []
         for j, ds in enumerate(self.problem.dataspaces):
             c, words = 0, None
-            for si in range(ns - 2, -1, -1):
+            for si in range(backing[j] - 1, -1, -1):
                 if ds.name in self.keep_forced[si] or ds.name in self.keep_free[si]:
                     cap = self.arch.storage[si].effective_size
                     w = self._tile_words_cached(exts[si], j)
@@ -537,6 +543,8 @@ class MapSpace:
             orders.update(zip(free_t, combo))
             total = 0.0
             for j, ds in enumerate(self.problem.dataspaces):
+                if weights[j] == 0.0:
+                    continue  # no level backs it, or only DRAM words count
                 count, seen_rel, r = spatial_mult[j], False, rel[j]
                 for t in above[j]:
                     f = fact[self.temporal_of[t]]
@@ -547,11 +555,43 @@ class MapSpace:
                 words = tiles[j] * count
                 if ds.read_write:
                     words = 2 * words - totals[j]
-                total += words
+                total += words * weights[j]
             if best is None or total < best[0]:
                 best = (total, {t: orders[t] for t in free_t})
         assert best is not None
         return best
+
+    @property
+    def backing_weights(self) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        """Per dataspace: the storage level that backs it (the outermost that keeps it, or may) and its words'
+        price relative to the outermost level's (1.0 at DRAM or when unpriced; 0.0 when no level may keep it)."""
+        key = ("backing", id(self.prices))
+        if key not in self._memo:
+            self._memo[key] = self._backing_weights()
+        return self._memo[key]
+
+    def _backing_weights(self) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        ns = len(self.arch.storage)
+        prices = self.prices
+
+        def word_price(si: int) -> float:
+            return prices.vector_access_energy[si] / max(1, self.arch.storage[si].block_size)
+
+        backing, weights = [], []
+        for ds in self.problem.dataspaces:
+            levels = [si for si in range(ns) if ds.name in self.keep_forced[si] or ds.name in self.keep_free[si]]
+            b = max(levels) if levels else ns - 1
+            backing.append(b)
+            if not levels:
+                weights.append(0.0)
+            elif b == ns - 1:
+                weights.append(1.0)
+            elif prices is None:
+                weights.append(1.0)
+            else:
+                outer = word_price(ns - 1)
+                weights.append(word_price(b) / outer if outer > 0 else 1.0)
+        return tuple(backing), tuple(weights)
 
     def _tile_words_cached(self, ext: list[int], ds: int) -> int:
         key = (tuple(ext), ds)

@@ -103,6 +103,40 @@ def _missing(component: str, ert: ERT, policy: str, fallback: str) -> None:
                 ert.file or "ERT", component, fallback)
 
 
+# ------------------------------------------------------------------------------------------ keep / bypass
+# v1.0 holds one mask string per dataspace over the storage levels, initialised to "XX...X1"
+# (mapping/parser.cpp ParseAndConstruct, mapping/constraints.hpp): 'X' at an inner level means "not stated",
+# the outermost level starts as '1' (keep). A `datatype`/`bypass` directive sets '1' for its `keep` list and
+# '0' for its `bypass` list at any level, the outermost included (constraints.hpp exempts only that level
+# from the re-specification error, so a constraint may turn its default keep into a bypass). A mapping
+# resolves a remaining 'X' to keep; the mapper searches it (both choices) but never the outermost level's bit.
+# tiling.cpp MaskTiles then erases a bypassed dataspace's tile, so nothing is read from or written to that
+# level for it: a dataspace kept off DRAM costs no DRAM access. Timeloop prints each level's kept
+# dataspaces in its map.txt header, so `DRAM [ ]` is a DRAM that keeps nothing.
+
+
+def kept_dataspaces(names: list[str], header: set[str] | None) -> frozenset[str]:
+    """Kept set of one level of a printed map.txt: exactly its header's list (empty: nothing), at every level
+    the outermost included; a level with no header at all takes v1.0's default, keep everything."""
+    return frozenset(names) if header is None else frozenset(header)
+
+
+def yaml_kept_dataspaces(names: list[str], keep: list[str], bypass: list[str]) -> frozenset[str]:
+    """Kept set of one level of a mapping YAML: v1.0's default keep for every dataspace not stated, `keep`
+    sets, `bypass` clears (applied after `keep`, as the directive parser does), at every level."""
+    cleared = set(bypass)
+    return frozenset(n for n in names if n not in cleared)
+
+
+def mapper_keep_bits(names: list[str], keep: set[str], bypass: set[str],
+                     outermost: bool) -> tuple[frozenset[str], tuple[str, ...]]:
+    """(forced keeps, searched bits) of one level in the mapspace: stated keeps are forced, stated bypasses
+    excluded; an unstated inner bit is searched, an unstated outermost bit is keep (its '1' default)."""
+    if outermost:
+        return frozenset(n for n in names if n not in bypass), ()
+    return frozenset(n for n in names if n in keep), tuple(n for n in names if n not in keep and n not in bypass)
+
+
 def _fallback_mac(arch: Arch) -> float:
     """Used only when the ERT has no entry: the arithmetic's `energy` attribute, else the pat-public multiplier
     energy (bits/16)^2 pJ (arithmetic.cpp ParseSpecs)."""

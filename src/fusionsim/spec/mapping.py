@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from fusionsim.errors import InputError
+from fusionsim.model import semantics_v1
 from fusionsim.spec.arch import Arch
 from fusionsim.spec.problem import Problem
 from fusionsim.spec.yaml_io import load_yaml, read_input_text
@@ -125,15 +126,13 @@ def parse_map_txt(text: str, arch: Arch, problem: Problem, file: str | Path = "<
         current = {"keep": kept, "loops": []}
         blocks[name] = current
     levels = []
-    for i, lv in enumerate(arch.storage):
-        b = blocks.get(lv.name, {"keep": set(problem.dataspace_names()), "loops": []})
-        loops = b["loops"]  # printed outermost first: temporal then spatial
+    for lv in arch.storage:
+        b = blocks.get(lv.name)
+        loops = b["loops"] if b else []  # printed outermost first: temporal then spatial
         temporal = tuple(lp for lp in reversed(loops) if not lp.spatial and lp.bound > 1)
         spatial = tuple(lp for lp in reversed(loops) if lp.spatial and lp.bound > 1)
-        keep = set(b["keep"])  # the printed header lists the kept dataspaces, the outermost level's too
-        if i == len(arch.storage) - 1 and not keep:
-            keep = set(problem.dataspace_names())  # an empty outermost header: a hand-written nest, keep all
-        levels.append(LevelMapping(lv.name, temporal, spatial, frozenset(keep)))
+        keep = semantics_v1.kept_dataspaces(problem.dataspace_names(), b["keep"] if b else None)
+        levels.append(LevelMapping(lv.name, temporal, spatial, keep))
     mapping = Mapping(tuple(levels))
     check_factors(mapping, problem, file)
     return mapping
@@ -192,7 +191,7 @@ def parse_mapping_yaml(data: dict[str, Any], arch: Arch, problem: Problem, file:
         per[tgt][("bypass" if kind == "datatype" else kind)] = (d, key)
     remaining = {d: problem.bound(d) for d in problem.dims}
     levels = []
-    for i, lv in enumerate(arch.storage):
+    for lv in arch.storage:
         entry = per[lv.name]
         loops: dict[str, tuple[Loop, ...]] = {}
         for kind in ("temporal", "spatial"):
@@ -215,21 +214,18 @@ def parse_mapping_yaml(data: dict[str, Any], arch: Arch, problem: Problem, file:
             for lp in out:
                 remaining[lp.dim] = max(1, remaining[lp.dim] // lp.bound)
             loops[kind] = tuple(out)
-        keep = set(problem.dataspace_names())
+        keep_stated: list[str] = []
+        bypass_stated: list[str] = []
         if "bypass" in entry:
             d, key = entry["bypass"]
-            for ds in (d.get("keep") or []):
-                keep.add(str(ds))
-            for ds in (d.get("bypass") or []):
-                if str(ds) not in problem.dataspace_names():
-                    raise InputError(f"unknown dataspace '{ds}'", file=file, key=f"{key}.bypass")
-                keep.discard(str(ds))
-        if i == len(arch.storage) - 1:
-            # parser.cpp: the outermost level defaults to keep ('1'), but an explicit bypass still sets '0'
-            # (tiling.cpp MaskTiles then erases that dataspace's tile at the outermost level)
-            explicit = set(str(x) for x in ((entry["bypass"][0].get("bypass") or []) if "bypass" in entry else []))
-            keep = set(problem.dataspace_names()) - explicit
-        levels.append(LevelMapping(lv.name, loops["temporal"], loops["spatial"], frozenset(keep)))
+            for flag, out in (("keep", keep_stated), ("bypass", bypass_stated)):
+                for ds in (d.get(flag) or []):
+                    if str(ds) not in problem.dataspace_names():
+                        raise InputError(f"unknown dataspace '{ds}'", file=file, key=f"{key}.{flag}",
+                                         fix=f"use one of {problem.dataspace_names()}")
+                    out.append(str(ds))
+        keep = semantics_v1.yaml_kept_dataspaces(problem.dataspace_names(), keep_stated, bypass_stated)
+        levels.append(LevelMapping(lv.name, loops["temporal"], loops["spatial"], keep))
     mapping = Mapping(tuple(levels))
     check_factors(mapping, problem, file)
     return mapping
