@@ -106,3 +106,17 @@ def test_graph_errors_name_the_key(tmp_path: Path, layers, key: str, match: str)
     with pytest.raises(InputError, match=match) as exc:
         load_network(write(tmp_path, layers))
     assert exc.value.key == key
+
+
+def test_sparse_baseline_refuses_graph_joins_and_non_square_layers(tmp_path: Path) -> None:
+    from fusionsim.sparsity.weights import load_layer_specs
+
+    ROOT = Path(__file__).resolve().parents[2]
+    specs, _ = load_layer_specs(ROOT / "workloads/mobilenetv2.yaml")  # bottleneck residuals: still a chain
+    assert len(specs) == 55
+    with pytest.raises(InputError, match="add node 'layer1_0' is a graph join") as exc:
+        load_layer_specs(ROOT / "workloads/resnet18.yaml")
+    assert exc.value.key == "layer1_0"
+    rect = [{"name": "a", "type": "conv", "in_channels": 3, "out_channels": 4, "kernel": [1, 3]}]
+    with pytest.raises(InputError, match="square, undilated"):
+        load_layer_specs(write(tmp_path, rect))

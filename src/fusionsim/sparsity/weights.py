@@ -37,6 +37,29 @@ PROVENANCE_ATTR = "fusionsim_pruning"  # JSON label written by fusionsim.sparsit
 _KERNEL_NAMES = ("kernel", "depthwise_kernel")
 
 
+def _check_chain(graph: Any, path: Path) -> None:
+    """The sparse model builder handles chains of square layers with bottleneck residuals; say so otherwise."""
+    for node in graph.nodes.values():
+        comp = graph.layer(node.inputs[0])
+        if not (node.kind == "add" and comp is not None and comp.residual and node.name == f"{comp.block}_add"):
+            raise InputError(
+                f"the sparse baseline builds chain networks; {node.kind} node {node.name!r} is a graph join",
+                file=path,
+                key=node.name,
+                fix="run the sparse baseline on chain workloads (bottleneck `residual: true` is supported)",
+            )
+    for lay in graph.layers:
+        if (lay.kernel_h, lay.stride_h, lay.in_h, lay.dilation, lay.dilation_h) != (
+            lay.kernel, lay.stride, lay.in_size, 1, 1
+        ):
+            raise InputError(
+                f"the sparse baseline builds square, undilated layers; {lay.name!r} is not",
+                file=path,
+                key=lay.name,
+                fix="run the sparse baseline on square workloads",
+            )
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """One workload layer as the sparse model needs it. Sizes and `residual` matter only for pruning."""
@@ -156,11 +179,13 @@ def load_layer_specs(
     path = Path(path)
     raw = load_yaml_any(path)
     if isinstance(raw, Mapping) and "inputs" in raw:
-        from fusionsim.workloads import expand_network, load_network
+        from fusionsim.workloads import load_network, network_graph
 
         net = load_network(path)
         ds = dataset or net.datasets[0]
-        layers = expand_network(net, ds)
+        graph = network_graph(net, ds)
+        layers = list(graph.layers)
+        _check_chain(graph, path)
         specs = [
             LayerSpec(
                 name=lay.name,
