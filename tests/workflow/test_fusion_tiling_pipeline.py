@@ -120,8 +120,7 @@ def test_fusion_tiling_tables_plan_noop_and_objective_rerun(tmp_path: Path) -> N
     latency = _overlay(tmp_path / "latency.yaml", SEVEN, objective="latency")
     jobs = dry_run_jobs(work, overlays=[latency])
     assert jobs == {"search_fusion_plan": [{"net": NET, "accel": ACCEL}]}, jobs
-    print(f"fusion-tiling runs {t_run:.1f} s, whole test {time.time() - t0:.1f} s")
-    assert time.time() - t0 < 90
+    print(f"fusion-tiling runs {t_run:.1f} s, whole test {time.time() - t0:.1f} s")  # speed: benchmarks/
 
 
 def test_fusion_tiling_on_an_accelerator_without_an_ert(tmp_path: Path) -> None:
