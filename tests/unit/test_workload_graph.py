@@ -120,3 +120,20 @@ def test_sparse_baseline_refuses_graph_joins_and_non_square_layers(tmp_path: Pat
     rect = [{"name": "a", "type": "conv", "in_channels": 3, "out_channels": 4, "kernel": [1, 3]}]
     with pytest.raises(InputError, match="square, undilated"):
         load_layer_specs(write(tmp_path, rect))
+
+
+def test_fusion_search_refuses_non_square_layers(tmp_path: Path) -> None:
+    from fusionsim.fusion.tables import load_layers
+
+    rect = [{"name": "a", "type": "conv", "in_channels": 3, "out_channels": 4, "kernel": [1, 3]}]
+    with pytest.raises(InputError, match="models square layers; a is 16x16 with a 1x3 kernel") as exc:
+        bs.network_layer_set(write(tmp_path, rect), "d")
+    assert exc.value.key == "a"
+    folder = tmp_path / "layers"
+    folder.mkdir()
+    (a,) = expand_network(load_network(write(tmp_path, rect)), "d")
+    from fusionsim.workloads import problem_yaml
+
+    (folder / "a_layer01.yaml").write_text(problem_yaml(a))
+    with pytest.raises(InputError, match="non-square layer"):
+        load_layers(folder)

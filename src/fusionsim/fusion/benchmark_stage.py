@@ -453,6 +453,12 @@ def network_layer_set(network: str | Path, dataset: str) -> LayerSet:
     keep_pool = {through(n) for node in graph.nodes.values() if node.kind == "add" for n in node.inputs}
     kept = [lay for lay in graph.layers
             if not (lay.kind == "fc" or (lay.kind == "pool" and lay.name not in keep_pool))]
+    for lay in kept:  # the search tiles one width and assumes square maps and kernels (fusion.tables.LayerShape)
+        if (lay.kernel_h, lay.out_h, lay.stride_h, lay.dilation_h) != (lay.kernel, lay.out_size, lay.stride,
+                                                                        lay.dilation):
+            raise InputError(f"the fusion-tiling search models square layers; {lay.name} is "
+                             f"{lay.out_h}x{lay.out_size} with a {lay.kernel_h}x{lay.kernel} kernel", file=network,
+                             key=lay.name, fix="search a square network (or a square subset of its layers)")
     index = {lay.name: k for k, lay in enumerate(kept)}
 
     def resolve(name: str) -> int | None:  # the kept layer whose output stands for tensor `name`

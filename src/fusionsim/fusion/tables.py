@@ -153,6 +153,11 @@ def _dims(data: dict, path: Path) -> LayerShape:
             raise InputError("missing problem dimension", file=path, key=f"problem.instance.{key}")
         return default
 
+    if names == {"kernel": "R", "out": "P"} and (get("S", get("R")), get("Q", get("P")), get("Hstride", 1)) != (
+            get("R"), get("P"), get("Wstride", 1)):
+        raise InputError(f"non-square layer (R={get('R')} S={get('S')}, P={get('P')} Q={get('Q')}): the fusion "
+                         "search models square maps and kernels", file=path, key="problem.instance",
+                         fix="search square layers only")
     return LayerShape(name=path.stem, file=path, C=get("C"), M=get("M"), P=get(names["out"]),
                       R=get(names["kernel"]), stride=get("Wstride", 1), dilation=get("Wdilation", 1))
 
