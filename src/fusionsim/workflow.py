@@ -500,7 +500,7 @@ def config_network_files(config: dict[str, Any], entries: list[str], basedir: st
 
     basedir = Path(basedir)
     ft = config.get("fusion_tiling") or {}
-    datasets = list(dict.fromkeys([*config["datasets"], *(ft.get("datasets") or [])]))
+    datasets = list(dict.fromkeys([*config["datasets"], *((ft.get("datasets") or []) if ft.get("enabled") else [])]))
     return network_files(entries, _resolve(basedir, config["workloads_dir"]), Path(config["output_dir"]), datasets)
 
 

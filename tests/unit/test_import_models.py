@@ -75,10 +75,13 @@ def test_model_entry_is_imported_once_and_again_when_it_changes(tmp_path: Path, 
 def test_plan_runs_a_model_on_every_dataset_with_its_edges(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     tiny_onnx(tmp_path / "tiny.onnx")
-    plan = build_plan(config("tiny.onnx", layers={"tiny": ["a", "b"]}), ROOT)
+    off = {"enabled": False, "networks": ["alexnet"], "datasets": ["imagenet"]}  # a disabled stage adds no dataset
+    plan = build_plan(config("tiny.onnx", layers={"tiny": ["a", "b"]}, fusion_tiling=off), ROOT)
     assert sorted(plan.layers) == [("tiny", "cifar10"), ("tiny", "cifar100")]
     assert [x.name for x in plan.layers[("tiny", "cifar10")]] == ["a", "b"]
     assert str(plan.networks["tiny"].path) == "results/workloads/tiny.yaml"
+    text = plan.networks["tiny"].path.read_text()
+    assert "imagenet" not in text and "&id" not in text
     ls = fusion_layer_set(plan.networks["tiny"].path, "cifar10", None)
     assert [x.name for x in ls.layers] == ["a", "b"] and ls.adds == {1: (0,)}
 

@@ -8,6 +8,7 @@ datasets or the importer change (the key is kept beside the YAML in `<stem>.yaml
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from pathlib import Path
@@ -52,7 +53,7 @@ def imported_workload(model: Path, out_dir: Path, datasets: list[str]) -> Path:
         return out
     workload = read_model(model, datasets[0], model_network_name(model.name))
     spec = workload["inputs"][datasets[0]]
-    workload["inputs"] = {ds: dict(spec) for ds in datasets}
+    workload["inputs"] = {ds: copy.deepcopy(spec) for ds in datasets}
     write_workload(workload, out)
     write_text(stamp, key + "\n")
     return out
