@@ -4,6 +4,7 @@
    mapping YAML; tests/data/timeloop_mapper_oracle: timeloop-mapper's own map.txt) and on every case of
    ../shared/timeloop-reference (skipped with a message when absent). Prints how many match (cycles exact,
    energy within 1e-6 relative or the 0.005 pJ of Timeloop's 2-decimal print) and the worst ten.
+   First the number of mapper-oracle cases per feature (features.txt).
 2. map: our mapper on every mapper-oracle case under its own constraints and mapper file, objective / Timeloop's
    (first metric of the mapper file, the second on an exact tie): quantiles, count <= 1.01x, max, per type.
 
@@ -89,6 +90,10 @@ def main() -> None:
     ap.add_argument("--no-map", action="store_true", help="only the evaluate part")
     ap.add_argument("--threads", type=int, default=1, help="mapper worker processes")
     args = ap.parse_args()
+    feats = pd.Series([f for c in sorted(MAPPER_ORACLE.iterdir()) if c.is_dir()
+                       for f in (c / "features.txt").read_text().split()]).value_counts().sort_index()
+    print(f"## mapper oracle set: {sum(1 for c in MAPPER_ORACLE.iterdir() if c.is_dir())} cases; cases per feature")
+    print(", ".join(f"{k} {v}" for k, v in feats.items()))
     ev = evaluate_all()
     print("\n## evaluate vs Timeloop v1.0 (cycles exact; energy within 1e-6 rel. or 0.005 pJ)")
     print(ev.groupby("set", sort=False)["ok"].agg(["sum", "count"]).rename(columns={"sum": "match"})
