@@ -4,6 +4,7 @@ import os
 
 from fusionsim.config_check import check_or_exit
 from fusionsim.run_lock import acquire_or_exit
+from fusionsim.slurm_quiet import install as drop_slurm_account_noise
 
 # Config problems print one line each (file, key path, fix) and exit 2 before Snakemake reads config.yaml.
 check_or_exit(workflow, config, with_default=True)
@@ -27,6 +28,7 @@ include: "rules/report.smk"
 # same output_dir, from any working folder, stops here with one line before any job runs (dry runs skip it).
 onstart:
     acquire_or_exit(OUT, CONFIG_SOURCES.file_of(["output_dir"]))
+    drop_slurm_account_noise()  # profiles/slurm sets slurm-no-account; plugin 2.8.0 still guesses (noisily)
 
 
 rule all:

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
+_LONG_WORD = re.compile(r"\S{81,}")
+
+
+MAX_MESSAGE = 300
+"""Longest message part of the one error line: a value echoed from a hostile input is cut, not printed whole."""
+
 
 class InputError(Exception):
     """Bad input: says which file and key are wrong and how to fix it, in one line."""
@@ -15,9 +23,12 @@ class InputError(Exception):
         if self.file is not None:
             parts.append(str(self.file))
         if self.key:
-            parts.append(f"key '{self.key}'")
+            key = self.key if len(self.key) <= 120 else self.key[:120] + "..."
+            parts.append(f"key '{key}'")
         head = ": ".join(parts)
-        text = f"{head}: {self.message}" if head else self.message
+        message = _LONG_WORD.sub(lambda m: m.group(0)[:60] + "...", self.message)  # echoed hostile values
+        message = message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "..."
+        text = f"{head}: {message}" if head else message
         if self.fix:
             text += f" (fix: {self.fix})"
         return " ".join(text.split())

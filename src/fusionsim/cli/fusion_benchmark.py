@@ -52,7 +52,7 @@ def _manifest(folder: str | None) -> tuple[dict, Path | None]:
     path = root / "accelerator.yaml"
     if not path.exists():
         raise InputError("no accelerator manifest", file=path, fix="point --accelerator at accelerators/<name>")
-    raw = load_yaml_any(path, allow_empty=True) or {}
+    raw = load_yaml_any(path)
     if not isinstance(raw, dict):
         raise InputError("expected a YAML mapping at the top level", file=path, fix="see accelerators/*/accelerator.yaml")
     for key in ("arch", "ert", "components", "technology"):
@@ -65,13 +65,16 @@ def _manifest(folder: str | None) -> tuple[dict, Path | None]:
                              fix="see accelerators/*/accelerator.yaml")
     kinds = raw.get("layer_kinds") or {}
     if kinds.get("default") is not None and not isinstance(kinds["default"], dict):
-        raise InputError("must be a mapping of constraints/mapper", file=path, key="layer_kinds.default")
+        raise InputError("must be a mapping of constraints/mapper", file=path, key="layer_kinds.default",
+                         fix="see accelerators/*/accelerator.yaml")
     default = kinds.get("default") or {}
     cons = default.get("constraints", [])
     if not isinstance(cons, list) or not all(isinstance(c, str) for c in cons):
-        raise InputError("must be a list of file names", file=path, key="layer_kinds.default.constraints")
+        raise InputError("must be a list of file names", file=path, key="layer_kinds.default.constraints",
+                         fix="see accelerators/*/accelerator.yaml")
     if default.get("mapper") is not None and not isinstance(default["mapper"], str):
-        raise InputError("must be a file name", file=path, key="layer_kinds.default.mapper")
+        raise InputError("must be a file name", file=path, key="layer_kinds.default.mapper",
+                         fix="see accelerators/*/accelerator.yaml")
     return raw, root
 
 
@@ -133,7 +136,8 @@ def _tiles(text: str) -> list[int] | None:
     try:
         widths = sorted({int(t) for t in text.split(",") if t.strip()})
     except ValueError:
-        raise InputError(f"expected 'all' or comma-separated widths, got {text!r}", key="--tiles") from None
+        raise InputError(f"expected 'all' or comma-separated widths, got {text!r}", key="--tiles",
+                         fix="pass e.g. --tiles 1,2,4 or --tiles all") from None
     bad = [w for w in widths if not 1 <= w <= MAX_TILE]
     if bad or not widths:
         raise InputError(f"tile widths must be 1..{MAX_TILE}, got {text!r}", key="--tiles",

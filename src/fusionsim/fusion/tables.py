@@ -131,7 +131,8 @@ def _dims(data: dict, path: Path) -> LayerShape:
     try:
         inst = data["problem"]["instance"]
     except (KeyError, TypeError):
-        raise InputError("not a Timeloop problem (no problem.instance)", file=path, key="problem.instance") from None
+        raise InputError("not a Timeloop problem (no problem.instance)", file=path, key="problem.instance",
+                         fix="give one layer's Timeloop problem YAML (problem: {shape, instance})") from None
     names = {"kernel": "R", "out": "P"}
     try:  # walk the Inputs projection as the seed does: R pairs with Wdilation, P with Wstride
         for ds in data["problem"]["shape"]["data-spaces"]:

@@ -206,7 +206,8 @@ def load_layer_specs(
     items = raw.get("layers") if isinstance(raw, Mapping) else raw
     if not isinstance(items, list) or not items:
         raise InputError(
-            "expected a list of layers (or a network file with `inputs` and `layers`)", file=path
+            "expected a list of layers (or a network file with `inputs` and `layers`)", file=path,
+            fix="see workloads/*.yaml or list layers as `layers: [{name, type, in_channels, ...}]`",
         )
     specs = [LayerSpec.from_dict(d, file=path, key=f"layers[{i}]") for i, d in enumerate(items)]
     names = [s.name for s in specs]

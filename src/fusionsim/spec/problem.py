@@ -140,7 +140,8 @@ def parse_problem(data: dict[str, Any], file: str | Path = "<problem>") -> Probl
                              fix=f"add {d}: <size> under problem.instance")
         b = _int(instance[d], file, f"problem.instance.{d}")
         if b < 1:
-            raise InputError(f"bound must be >= 1, got {b}", file=file, key=f"problem.instance.{d}")
+            raise InputError(f"bound must be >= 1, got {b}", file=file, key=f"problem.instance.{d}",
+                             fix="use a positive layer size")
         if b > MAX_BOUND:
             raise InputError(f"bound {b:,} exceeds the maximum {MAX_BOUND:,} (2**31-1)", file=file,
                              key=f"problem.instance.{d}", fix="use a layer size below 2**31")
@@ -193,9 +194,10 @@ def _int(value: Any, file: Path, key: str) -> int:
         f = float(value)
         exact = f == int(f)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"expected an integer, got {str(value)[:40]!r}", file=file, key=key) from None
+        raise InputError(f"expected an integer, got {str(value)[:40]!r}", file=file, key=key,
+                         fix="write a whole number") from None
     if not exact:
-        raise InputError(f"expected an integer, got {value!r}", file=file, key=key)
+        raise InputError(f"expected an integer, got {value!r}", file=file, key=key, fix="write a whole number")
     return int(f)
 
 
