@@ -71,7 +71,7 @@ def _tres(job_ids: list[str], env: dict[str, str]) -> list[tuple[str, str, str]]
     for jid in job_ids:
         text = subprocess.run(["scontrol", "show", "job", "-o", jid], env=env, capture_output=True, text=True,
                               timeout=30).stdout
-        name = re.search(r"JobName=(\S+)", text)
+        name = re.search(r"Comment=(\S+)", text) or re.search(r"JobName=(\S+)", text)
         tres = re.search(r"\bTRES=(\S+)", text)
         rows.append((jid, name.group(1) if name else "?", tres.group(1) if tres else "?"))
     return rows
