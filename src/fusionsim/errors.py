@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-_LONG_WORD = re.compile(r"\S{81,}")
+_LONG_WORD = re.compile(r"\S{241,}")
 
 
-MAX_MESSAGE = 300
+MAX_MESSAGE = 1000
 """Longest message part of the one error line: a value echoed from a hostile input is cut, not printed whole."""
 
 
@@ -26,7 +26,7 @@ class InputError(Exception):
             key = self.key if len(self.key) <= 120 else self.key[:120] + "..."
             parts.append(f"key '{key}'")
         head = ": ".join(parts)
-        message = _LONG_WORD.sub(lambda m: m.group(0)[:60] + "...", self.message)  # echoed hostile values
+        message = _LONG_WORD.sub(lambda m: m.group(0)[:100] + "...", self.message)  # echoed hostile values
         message = message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "..."
         text = f"{head}: {message}" if head else message
         if self.fix:
