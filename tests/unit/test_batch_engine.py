@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from fusionsim.mapper.objectives import score_of
 from fusionsim.model.batch import evaluate_batch
 from fusionsim.model.evaluate import MappingError, evaluate
 from fusionsim.model.random_mapping import random_mapping
@@ -64,3 +66,33 @@ def test_reference_arch_random_mappings(timeloop_ref: Path) -> None:
 
     # most factors at the outer levels so that a fair share of the mappings fit the small PE buffers
     assert _compare(arch, problem, prices, 600, 2, keep, weights=[1, 1, 1, 1, 6, 12]) > 20
+
+
+
+def test_outermost_level_bypass_agrees_with_the_scalar_engine() -> None:
+    """A dataspace the outermost level bypasses (DeepFrack's WCC/EWCC/... DRAM rules) is stored nowhere: no
+    DRAM accesses in either engine (the batch engine used to force the outermost level to keep everything)."""
+    arch = load_arch(TINY / "arch.yaml")
+    problem = load_problem(TINY / "conv1d.yaml")
+    prices = price_levels(arch, load_ert(TINY / "ert.yaml"))
+    ds = problem.dataspace_names()
+    rng = random.Random(3)
+    maps = []
+    for _ in range(300):
+        m = random_mapping(arch, problem, rng, keep=[frozenset(d for d in ds if rng.random() < 0.7)
+                                                     for _ in arch.storage])
+        top = dataclasses.replace(m.levels[-1], keep=frozenset(rng.sample(ds, rng.randrange(len(ds)))))
+        maps.append(dataclasses.replace(m, levels=(*m.levels[:-1], top)))
+    res = evaluate_batch(arch, problem, maps, prices)
+    compared = 0
+    for i, m in enumerate(maps):
+        try:
+            ref = evaluate(arch, problem, m, prices)
+        except MappingError:
+            assert not res.valid[i]
+            continue
+        compared += 1
+        assert res.valid[i] and res.cycles[i] == ref.cycles
+        assert res.energy_pJ[i] == pytest.approx(ref.energy_pJ, rel=1e-12), i
+        assert res.last_level_accesses[i] == score_of(ref).last_level_accesses
+    assert compared > 50

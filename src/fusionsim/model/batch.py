@@ -162,12 +162,12 @@ def evaluate_batch(arch: Arch, problem: Problem, batch: LoopArrays | list[Mappin
             part[:, k] = part[:, k + 1] * size[:, k] // den
         fills = np.zeros((B, K), np.int64)
         fills[:, : K - 1] = S[:, 1:] * U[:, 1:]
-        keep = batch.keep[:, :, ds].copy()
-        keep[:, K - 1] = True
+        keep = batch.keep[:, :, ds]
         size = size.copy()
-        for k in range(K - 1):
+        for k in range(K):  # the outermost level too: a bypassed dataspace there is stored nowhere (v1.0)
             byp = ~keep[:, k]
-            content[:, k + 1] = np.where(byp, content[:, k] * G[:, k + 1], content[:, k + 1])
+            if k < K - 1:
+                content[:, k + 1] = np.where(byp, content[:, k] * G[:, k + 1], content[:, k + 1])
             for arr in (size, part, content, fills):
                 arr[:, k] = np.where(byp, 0, arr[:, k])
         used_words += size
