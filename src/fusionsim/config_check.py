@@ -20,6 +20,7 @@ import jsonschema
 import yaml
 
 from fusionsim.errors import InputError
+from fusionsim.spec.yaml_io import load_yaml_any
 from fusionsim.workloads.models import is_model_entry, network_names
 
 T = TypeVar("T")
@@ -43,11 +44,12 @@ class ConfigSources:
 
     def __init__(self, files: list[str | Path], cli: dict[str, Any] | None = None):
         self.files: list[tuple[str, Any]] = []
+        self.errors: list[str] = []  # unreadable or hostile files (binary, too big, too deep, an alias bomb)
         for f in files:
             try:
-                with open(f, encoding="utf-8") as fh:
-                    data = yaml.safe_load(fh)
-            except (OSError, UnicodeError, yaml.YAMLError):
+                data = load_yaml_any(f, allow_empty=True)
+            except InputError as err:
+                self.errors.append(err.line())
                 data = None
             self.files.append((str(f), data))
         self.default = str(files[-1]) if files else "config"
@@ -445,6 +447,8 @@ def check_or_exit(workflow: Any, config: dict[str, Any], *, with_default: bool =
     """
     basedir = Path(workflow.basedir)
     sources = sources_of(workflow)
+    if sources.errors:  # before the schema walks a config that an alias bomb made exponential
+        _exit(sources.errors)
     if with_default:
         try:
             base = yaml.safe_load((basedir / "config.yaml").read_text(encoding="utf-8")) or {}

@@ -89,3 +89,17 @@ def test_valid_specs_still_load(tmp_path: Path) -> None:
     ok = tmp_path / "ok.yaml"
     ok.write_text("base: &b {x: 1}\nuse: *b\nlist: [1, 2, 3]\n")
     assert load_yaml(ok) == {"base": {"x": 1}, "use": {"x": 1}, "list": [1, 2, 3]}
+
+
+@pytest.mark.parametrize("case", ["alias-bomb", "deep-mapping", "binary", "huge-100MB"])
+def test_config_sources_report_hostile_config_files(tmp_path: Path, case: str) -> None:
+    """The pipeline's config check reads --configfile overlays through the same reader, before the schema."""
+    from fusionsim.config_check import ConfigSources
+
+    make, needle = CASES[case]
+    path = tmp_path / "over.yaml"
+    make(path)
+    start = time.perf_counter()
+    sources = ConfigSources([path])
+    assert time.perf_counter() - start < 1.0
+    assert len(sources.errors) == 1 and str(path) in sources.errors[0] and needle in sources.errors[0]
