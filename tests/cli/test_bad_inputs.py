@@ -264,6 +264,25 @@ def _cases() -> list[Case]:
             f["model_weights/pw1"].create_dataset("pw1/kernel:0", data=np.ones((1, 1, 5, 6), np.float32))
 
     cases.append(Case("sparse:m.h5:kernel-shape", SPARSE, "m.h5", ("shape",), setup=wrong_shape))
+    # models whose config lies (fusionsim import): one line, nothing written
+    imp = ["import", "{model.h5}", "--dataset", "cifar10", "-o", "{out}/net.yaml"]
+    for label, cfg in [
+        ("layers-not-dicts", {"class_name": "Sequential", "config": {"layers": [1, 2, 3]}}),
+        ("conv-without-filters", {"class_name": "Sequential", "config": {"layers": [
+            {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 32, 32, 3]}},
+            {"class_name": "Conv2D", "config": {"name": "c", "kernel_size": [3, 3]}}]}}),
+        ("config-not-json", "{not json"),
+    ]:
+        def model(d: Path, cfg: object = cfg) -> None:
+            import json
+
+            with h5py.File(d / "model.h5", "w") as f:
+                f.attrs["model_config"] = cfg if isinstance(cfg, str) else json.dumps(cfg)
+
+        cases.append(Case(f"import:model.h5:{label}", imp, "model.h5", ("inconsistent", "not JSON", "model"),
+                          setup=model))
+    cases.append(Case("import:model.h5:not-hdf5", imp, "model.h5", ("HDF5", "h5", "readable"),
+                      setup=_write("model.h5", "plain text, not a model")))
     # a missing ERT entry is an error by default (Timeloop v1.0's fallback only behind --missing-ert)
     cases.append(Case("evaluate:ert.yaml:no-tables", EVALUATE, "ert.yaml", ("no energies", "no ERT"),
                       setup=_write("ert.yaml", "ERT:\n  version: 0.3\n  tables: []\n")))
@@ -276,7 +295,7 @@ RESULTS: list[tuple[str, int, float, str]] = []
 
 def _argv(case: Case, d: Path) -> list[str]:
     names = {f"{{{p.relative_to(d)}}}": str(p) for p in d.rglob("*")} | {"{out}": str(d / "out")}
-    names |= {f"{{{n}}}": str(d / n) for n in ("layers", "costs", "acc", "arch.yaml", "m.h5")}
+    names |= {f"{{{n}}}": str(d / n) for n in ("layers", "costs", "acc", "arch.yaml", "m.h5", "model.h5")}
     out = []
     for a in case.argv:
         for ph, real in names.items():

@@ -30,12 +30,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", type=int, help="class count (default: the last layer's outputs)")
     p.add_argument("--input-size", type=_size, metavar="HxW",
                    help="input height x width for a model with a dynamic input size")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, out_is_file=True)
 
 
 def read_model(model: Path, dataset: str, name: str, classes: int | None = None,
                input_size: tuple[int, int] | None = None) -> dict:
     """The workload dict of `model` (format by suffix), not yet validated or written."""
+    try:
+        return _read_model(model, dataset, name, classes, input_size)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # a config that lies
+        raise InputError(f"inconsistent model ({type(exc).__name__}: {str(exc)[:80]})", file=model,
+                         fix="re-export the model from its framework (model.save / torch.onnx.export)") from None
+
+
+def _read_model(model: Path, dataset: str, name: str, classes: int | None,
+                input_size: tuple[int, int] | None) -> dict:
     suffix = model.suffix.lower()
     if suffix == ".onnx":
         from fusionsim.workloads.onnx_import import onnx_to_workload

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from fusionsim.atomic_io import mkstemp_keep_umask
 from fusionsim.errors import InputError
 from fusionsim.workloads.network import NETWORK_INPUT, Layer, NetworkGraph, load_network, network_graph
 
@@ -269,7 +269,7 @@ def write_workload(workload: dict[str, Any], out: str | Path) -> NetworkGraph:
     rows = [yaml.safe_dump(e, sort_keys=False, default_flow_style=True, width=10**6).strip()
             for e in workload["layers"]]
     text = head + "layers:\n" + "".join(f"  - {r}\n" for r in rows)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".yaml", dir=out.parent)
+    fd, tmp = mkstemp_keep_umask(out, suffix=".yaml")  # the umask's mode (0644), not mkstemp's 0600
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)

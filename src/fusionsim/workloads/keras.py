@@ -97,7 +97,8 @@ def read_model_config(path: str | Path) -> dict[str, Any]:
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise InputError(f"model_config is not JSON ({exc.msg})", file=path, key="model_config") from None
+        raise InputError(f"model_config is not JSON ({exc.msg})", file=path, key="model_config",
+                         fix="save the full model with model.save('m.h5')") from None
 
 
 def read_keras_archive(path: Path) -> dict[str, Any]:
@@ -115,7 +116,8 @@ def read_keras_archive(path: Path) -> dict[str, Any]:
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise InputError(f"config.json is not JSON ({exc.msg})", file=path, key="config.json") from None
+        raise InputError(f"config.json is not JSON ({exc.msg})", file=path, key="config.json",
+                         fix="save the model with model.save('m.keras')") from None
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
