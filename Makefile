@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Tools the venv installs (shfmt for snakefmt) are found without activating it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test lint bench check clean
+.PHONY: setup run report test lint bench check clean
 
 $(BIN)/fusionsim: pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
@@ -16,8 +16,17 @@ $(BIN)/fusionsim: pyproject.toml Makefile
 
 setup: $(BIN)/fusionsim
 
-run: setup  ## run the default pipeline config on all cores
-	$(BIN)/snakemake --cores all --profile profiles/local
+# What the default run needs beyond the test set-up: Snakemake and TensorFlow (the sparse baseline prunes the
+# compact networks with it), installed once, here, not discovered at run time.
+$(VENV)/.run-deps: $(BIN)/fusionsim
+	$(BIN)/pip install -q -e '.[pipeline,sparsity]'
+	touch $@
+
+run: $(VENV)/.run-deps  ## the default config (the headline comparison and fusion plan) + results/report.html
+	$(BIN)/snakemake --profile profiles/local --report results/report.html --report-after-run
+
+report: $(VENV)/.run-deps  ## results/report.html of the last run of the default config
+	$(BIN)/snakemake --profile profiles/local --report results/report.html
 
 test: setup  ## lint + the full test suite (what CI runs)
 	$(BIN)/ruff check src tests benchmarks scripts

@@ -3,6 +3,7 @@
 import os
 
 from fusionsim.config_check import check_or_exit
+from fusionsim.console import print_summary
 from fusionsim.run_lock import acquire_or_exit
 from fusionsim.slurm_quiet import install as drop_slurm_account_noise
 
@@ -37,3 +38,7 @@ rule all:
         PLAN.targets(),
         comparison_targets(COMPARISON),
         fusion_tiling_targets(FUSION_TILING),
+
+
+onsuccess:
+    print_summary(OUT)

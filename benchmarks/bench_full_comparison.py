@@ -19,6 +19,7 @@ OVERLAY = """\
 networks: [fusionet, mobilenetv2, mnasnet, shufflenet]
 datasets: [cifar10, cifar100]
 fusion: {enabled: true}
+fusion_tiling: {enabled: false}
 """
 
 

@@ -28,6 +28,8 @@ FULL = {
     "networks": ["mobilenetv2", "mnasnet", "shufflenet", "fusionet"],
     "datasets": ["cifar10", "cifar100"],
     "accelerators": {"eyeriss_like": {}},
+    "fusion": {"enabled": False},
+    "fusion_tiling": {"enabled": False},
 }
 
 
@@ -79,7 +81,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["default", "full"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fusionsim-bench-") as tmp:
-        cases = [("default config", None), ("full dense baseline (4 networks x 2 datasets)", FULL)]
+        cases = [("default config (the headline: ARCHON comparison + fusion-tiling plan)", None), ("full dense baseline (4 networks x 2 datasets)", FULL)]
         if args.only:
             cases = [cases[0 if args.only == "default" else 1]]
         for i, (name, overlay) in enumerate(cases):

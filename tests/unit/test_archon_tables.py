@@ -9,7 +9,7 @@ import pytest
 from fusionsim.archon.area import archon_area_spec, area_csv, area_table, baseline_area_spec
 from fusionsim.archon.predictive import FusedBlockCosts, OverheadBreakdown, PartCost
 from fusionsim.archon.tables import (
-    FINAL_COLUMNS,
+    FINAL_TABLE_COLUMNS,
     REFERENCE_COLUMNS,
     RES_COLUMNS,
     RESULT_COLUMNS,
@@ -104,7 +104,7 @@ def test_res_result_and_final_tables() -> None:
     assert t["dense_cycles"] == 605 and t["sparse_cycles"] == 305 and t["fusion_cycles"] == 98
     fin = final_rows({("net", "cifar10"): t})
     assert fin[0]["speedup_vs_dense"] == pytest.approx(605 / 98)
-    assert set(fin[0]) == set(FINAL_COLUMNS)
+    assert set(fin[0]) == set(FINAL_TABLE_COLUMNS)
     with pytest.raises(InputError):
         final_rows({("net", "x"): {**t, "fusion_cycles": 0}})
     assert to_csv(rows, RES_COLUMNS).splitlines()[0].startswith("block,PW1_e,DW_e")

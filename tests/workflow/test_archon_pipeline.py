@@ -184,6 +184,7 @@ datasets: [cifar10]
 layers: {fusionet: [conv1]}
 mapper: {timeout: 200, victory_condition: 20}
 fusion: {enabled: true}
+fusion_tiling: {enabled: false}
 """
 
 
@@ -307,3 +308,30 @@ def test_d_report_renders_in_headless_chromium(reduced_run: Path, tmp_path: Path
         timeout=180,
     )
     assert shot.exists() and shot.stat().st_size > 5_000
+
+
+def test_e_report_front_page_shows_the_final_table_first_unobstructed(reduced_run: Path, tmp_path: Path) -> None:
+    """The report as `make report` builds it (profiles/local: scripts/report.css), at 1400 px: the final table's
+    header row is on the first screen and no other element is drawn over it (hit tests at every header cell and
+    bounding boxes against the rule graph)."""
+    from .report_probe import chromium, overlaps, probe_report
+
+    r = _snakemake(reduced_run, "--profile", str(REPO / "profiles/local"), "--report", "front.html", timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    browser = chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed (.ci/setup_chromium.sh installs it)")
+    try:
+        found = probe_report(browser, reduced_run / "front.html", tmp_path, "speedup_vs_dense", 1400, 900)
+    except RuntimeError as exc:  # the browser itself cannot start here (no sandbox support, missing libraries)
+        pytest.skip(f"headless chromium cannot start: {exc}")
+    width, height = found["viewport"]
+    assert width == 1400 and found["found"] and found["graph"], found
+    left, top, right, bottom = found["row"]
+    assert 0 <= top and bottom <= height, f"header row at y={top}..{bottom}, first screen is 0..{height}"
+    shown = [c for c in found["cells"] if c["onscreen"]]
+    assert len(shown) >= 6, found["cells"]  # network, dataset, baseline and the first numbers at least
+    hidden = [c for c in shown if not c["inTable"]]
+    assert not hidden, f"drawn over the header row: {hidden}"
+    for other in found["others"]:
+        assert not overlaps(found["row"], other["box"]), f"{other} overlaps the header row {found['row']}"

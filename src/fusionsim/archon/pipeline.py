@@ -463,11 +463,11 @@ class ComparisonPlan:
         return [f"{self.comparison_dir(c, d)}/totals.json" for c, d in self.pairs]
 
     def references(self) -> dict[str, dict[str, Any]]:
-        """Published totals of the selected comparisons (write_final_table's params)."""
+        """Each selected comparison's baseline workload name and published totals (write_final_table's params)."""
         return {
-            c.name: {"source": c.reference_source, "totals": c.reference}
+            c.name: {"source": c.reference_source, "totals": c.reference or {}, "baseline": self.baseline_name(c.name)}
             for c in self.comparisons.values()
-            if c.reference and any(name == c.name for name, _ in self.pairs)
+            if any(name == c.name for name, _ in self.pairs)
         }
 
     def area_inputs(self) -> dict[str, list[str]]:
@@ -820,8 +820,13 @@ def write_final(
     for f in totals_files:
         parts = Path(f).parts
         totals[(parts[-3], parts[-2])] = json.loads(Path(f).read_text())
-    refs = {net: (r.get("source", ""), r.get("totals", {})) for net, r in (references or {}).items()}
-    return write_final_table(totals, outdir, refs)
+    refs = {
+        net: (r.get("source", ""), r.get("totals") or {})
+        for net, r in (references or {}).items()
+        if r.get("totals")
+    }
+    baselines = {net: r["baseline"] for net, r in (references or {}).items() if r.get("baseline")}
+    return write_final_table(totals, outdir, refs, baselines)
 
 
 def write_area(archs: dict[str, str], adders: int, out: str) -> list[tuple[str, str, float]]:

@@ -67,6 +67,9 @@ FINAL_COLUMNS = [
     "energy_ratio_dense",
     "energy_ratio_sparse",
 ]
+# final.csv/.md: each row also names the compact baseline network the dense and sparse columns ran
+# (e.g. fusionet's baseline is shufflenet)
+FINAL_TABLE_COLUMNS = ["network", "dataset", "baseline", *FINAL_COLUMNS[2:]]
 REFERENCE_METRICS = tuple(FINAL_COLUMNS[2:])  # totals a comparison may state published values for
 REFERENCE_COLUMNS = ["network", "dataset", "total", "ours", "reference", "gap_pct", "source"]
 
@@ -308,9 +311,12 @@ def network_totals(rows: Sequence[dict]) -> dict[str, float]:
     return acc
 
 
-def final_rows(totals: dict[tuple[str, str], dict[str, float]]) -> list[dict[str, float | str]]:
+def final_rows(
+    totals: dict[tuple[str, str], dict[str, float]], baselines: dict[str, str] | None = None
+) -> list[dict[str, float | str]]:
     """The final comparison: per (network, dataset) cycles and energy on dense, sparse and ARCHON, speedups
-    (baseline cycles / ARCHON cycles) and energy ratios (baseline energy / ARCHON energy)."""
+    (baseline cycles / ARCHON cycles) and energy ratios (baseline energy / ARCHON energy); `baselines` names each
+    network's compact baseline workload (the dense and sparse columns' network)."""
     out = []
     for (net, ds), t in totals.items():
         fc, fe = t["fusion_cycles"], t["fusion_energy_uJ"]
@@ -320,6 +326,7 @@ def final_rows(totals: dict[tuple[str, str], dict[str, float]]) -> list[dict[str
             {
                 "network": net,
                 "dataset": ds,
+                "baseline": (baselines or {}).get(net, ""),
                 "dense_cycles": t["dense_cycles"],
                 "sparse_cycles": t["sparse_cycles"],
                 "archon_cycles": fc,
@@ -499,13 +506,14 @@ def write_final_table(
     totals: dict[tuple[str, str], dict[str, float]],
     outdir: str | os.PathLike,
     references: dict[str, tuple[str, dict[str, dict[str, float]]]] | None = None,
+    baselines: dict[str, str] | None = None,
 ) -> list[dict]:
     """final.csv/.md, final_vs_reference.csv/.md (published totals the comparisons file states; header only
     without any) and the network speedup plot under `outdir`; returns the final rows."""
     from fusionsim.archon.plots import plot_network_speedup
 
-    rows = final_rows(totals)
-    write_table(rows, FINAL_COLUMNS, os.path.join(os.fspath(outdir), "final.csv"))
+    rows = final_rows(totals, baselines)
+    write_table(rows, FINAL_TABLE_COLUMNS, os.path.join(os.fspath(outdir), "final.csv"))
     write_table(reference_rows(rows, references or {}), REFERENCE_COLUMNS,
                 os.path.join(os.fspath(outdir), "final_vs_reference.csv"))
     plot_network_speedup(rows, os.path.join(os.fspath(outdir), "speedup.png"))
