@@ -400,7 +400,8 @@ def reference_errors(config: dict[str, Any], basedir: str | Path, sources: Confi
                         f"unknown comparison '{name}' (not in {cfile.name})",
                         name_fix(name, names),
                     )
-            if not fcfg.get("comparisons") and not any(n in names for n in config["networks"]):
+            known_nets = all(n in workloads for n in config["networks"])  # else that is the error to fix first
+            if known_nets and not fcfg.get("comparisons") and not any(n in names for n in config["networks"]):
                 bad(
                     ["networks"],
                     "no configured network has an ARCHON comparison (fusion.enabled is true)",

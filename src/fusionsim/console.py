@@ -17,7 +17,8 @@ from typing import Any
 
 # Snakemake's per-job chatter during a real run (event names of snakemake_interface_logger_plugins.common.LogEvent)
 _PER_JOB_EVENTS = {"job_info", "job_started", "job_finished", "group_info", "shellcmd", "resources_info"}
-_PER_JOB_TEXT = ("Select jobs to execute...",)
+# plain per-job or per-file lines (no event): job selection, and `--report`'s listing of each file and rule script
+_PER_JOB_TEXT = ("Select jobs to execute...", "Adding ", "Loading script code for rule ")
 
 
 class ProgressGate:
@@ -43,7 +44,7 @@ class ProgressGate:
                 return False
             self._last_bucket = bucket
             return True
-        return not (event == "" and str(record.msg) in _PER_JOB_TEXT)
+        return not (event == "" and str(record.msg).startswith(_PER_JOB_TEXT))
 
 
 # ------------------------------------------------------------------------------------------ end-of-run summary

@@ -310,21 +310,24 @@ def test_d_report_renders_in_headless_chromium(reduced_run: Path, tmp_path: Path
     assert shot.exists() and shot.stat().st_size > 5_000
 
 
+
 def test_e_report_front_page_shows_the_final_table_first_unobstructed(reduced_run: Path, tmp_path: Path) -> None:
     """The report as `make report` builds it (profiles/local: scripts/report.css), at 1400 px: the final table's
     header row is on the first screen and no other element is drawn over it (hit tests at every header cell and
     bounding boxes against the rule graph)."""
-    from .report_probe import chromium, overlaps, probe_report
+    from .report_probe import BrowserStartError, chromium, overlaps, probe_report
 
     r = _snakemake(reduced_run, "--profile", str(REPO / "profiles/local"), "--report", "front.html", timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     browser = chromium()
     if browser is None:
         pytest.skip("chromium is not installed (.ci/setup_chromium.sh installs it)")
+    shot = tmp_path / "front.png"
     try:
-        found = probe_report(browser, reduced_run / "front.html", tmp_path, "speedup_vs_dense", 1400, 900)
-    except RuntimeError as exc:  # the browser itself cannot start here (no sandbox support, missing libraries)
+        found = probe_report(browser, reduced_run / "front.html", tmp_path, "speedup_vs_dense", 1400, 900, shot)
+    except BrowserStartError as exc:  # the browser itself cannot start here (missing libraries, no pipe)
         pytest.skip(f"headless chromium cannot start: {exc}")
+    assert shot.stat().st_size > 5_000
     width, height = found["viewport"]
     assert width == 1400 and found["found"] and found["graph"], found
     left, top, right, bottom = found["row"]
