@@ -8,10 +8,11 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup run report test lint bench check clean
 
+# pip -qq: errors only (warnings such as a pip.conf's unreachable extra index would print one line per package).
 $(BIN)/fusionsim: pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+	$(BIN)/pip install -qq --upgrade pip
+	$(BIN)/pip install -qq -e '.[$(EXTRAS)]'
 	touch $@
 
 setup: $(BIN)/fusionsim
@@ -19,7 +20,7 @@ setup: $(BIN)/fusionsim
 # What the default run needs beyond the test set-up: Snakemake and TensorFlow (the sparse baseline prunes the
 # compact networks with it), installed once, here, not discovered at run time.
 $(VENV)/.run-deps: $(BIN)/fusionsim
-	$(BIN)/pip install -q -e '.[pipeline,sparsity]'
+	$(BIN)/pip install -qq -e '.[pipeline,sparsity]'
 	touch $@
 
 run: $(VENV)/.run-deps  ## the default config (the headline comparison and fusion plan) + results/report.html
