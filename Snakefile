@@ -23,6 +23,7 @@ include: "rules/fusion.smk"
 include: "rules/fusion_tiling.smk"
 include: "rules/sparsity.smk"
 include: "rules/report.smk"
+include: "rules/sweeps.smk"
 
 
 # One run per output folder: a lock file inside it (flock, gone when this process ends). A second run with the
@@ -38,6 +39,7 @@ rule all:
         PLAN.targets(),
         comparison_targets(COMPARISON),
         fusion_tiling_targets(FUSION_TILING),
+        sweep_targets(SWEEPS),
 
 
 onsuccess:

@@ -2,6 +2,7 @@
 from snakemake.utils import min_version
 
 from fusionsim.config_check import check_or_exit, or_exit
+from fusionsim.sweeps.plan import sweep_plan, sweep_targets
 from fusionsim.workflow import build_plan, model_version, wildcard_pattern
 
 min_version("8.0")
@@ -12,6 +13,8 @@ CONFIG_SOURCES = check_or_exit(workflow, config)
 
 PLAN = or_exit(CONFIG_SOURCES, build_plan, config, workflow.basedir)
 OUT = PLAN.out
+# sweep points register their variants' ERT builds in PLAN: before rules/energy.smk reads them
+SWEEPS = or_exit(CONFIG_SOURCES, sweep_plan, PLAN, config, workflow.basedir)
 MODEL_VERSION = model_version()
 CONDA_ENV = "../envs/fusionsim.yaml"
 

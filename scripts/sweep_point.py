@@ -1,0 +1,23 @@
+"""Rule sweep_point: res.csv and point.json (totals, validity) of one sweep point on one (network, dataset)."""
+
+import logging
+
+from fusionsim.rule_log import log_to
+from fusionsim.sweeps.jobs import write_point
+
+
+def main(smk) -> None:
+    log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
+    body = write_point(
+        smk.params.workload,
+        smk.wildcards.dataset,
+        list(smk.params.layers),
+        list(smk.input.stats),
+        list(smk.params.dw_levels),
+        smk.output.res,
+        smk.output.point,
+    )
+    logging.info("point %s on %s/%s: %s", smk.wildcards.point, smk.wildcards.net, smk.wildcards.dataset, body)
+
+
+main(snakemake)  # noqa: F821

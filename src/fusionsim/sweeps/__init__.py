@@ -1,0 +1,1 @@
+"""Design-space sweeps: parametric accelerators (Jinja2 templates), sweep plans and Pareto fronts."""
