@@ -54,6 +54,8 @@ def _overlay(tmp_path: Path, accels: Path, pe_counts: list[int], name: str) -> P
         "accelerators": {"simba_like": {}},  # (+ config.yaml's eyeriss_like: dicts merge)
         "mapper": {"timeout": 200, "victory_condition": 20},
         "sparsity": {"enabled": False},
+        "fusion": {"enabled": False},
+        "fusion_tiling": {"enabled": False},
         "sweeps": {"s": {"accelerator": "simba_like", "networks": ["alexnet"], "datasets": ["imagenet"],
                          "layers": {"alexnet": LAYERS}, "grid": {"pe_count": pe_counts, "glb_kib": [64, 128]}}},
     })
