@@ -1,8 +1,8 @@
 # Design-space sweeps (config `sweeps:`, fusionsim.sweeps): every point is a rendered accelerator variant
 # (<out>/cache/accelerators/<id>/) whose ERT and ART rule build_ert builds; one content-keyed mapper job per
 # (layer problem, variant), shared by equal layers and equal points; per point and (network, dataset) a res.csv;
-# per sweep points.csv, pareto.csv and pareto.png. On SLURM the mapper jobs carry group `sweep_map`:
-# `--group-components sweep_map=N` submits N of them per cluster job (docs/pipeline.md).
+# per sweep points.csv, pareto.csv and pareto.png. On SLURM profiles/slurm puts the mapper jobs into the group
+# `map_layers` with map_layer's: `group-components: {map_layers: N}` submits N per cluster job (docs/pipeline.md).
 
 
 localrules:
@@ -22,8 +22,6 @@ rule sweep_map_layer:
         run=f"{OUT}/cache/sweep_layers/{{key}}/run.json",
     log:
         f"{OUT}/logs/sweep_map_layer/{{key}}.log",
-    group:
-        "sweep_map"
     conda:
         CONDA_ENV
     threads: config["mapper"]["threads"]
