@@ -1,14 +1,17 @@
-"""Wall time of the fusion-tiling search on AlexNet, VGG-16 and ResNet-50 cost tables (one core).
+"""Wall time of the fusion-tiling search on real and synthetic cost tables (one core).
 
-usage: .venv/bin/python benchmarks/bench_fusion_search.py
-AlexNet uses the seed's real tables from ../shared when present. No real VGG-16 or ResNet-50 tables
-exist yet, so they are generated synthetically in the seed's format (<TYPE>.json + <TYPE>_cycles.json
-and Timeloop problem YAMLs) from a simple analytic model; the timings, not the energies, are the point.
-Targets: < 1 s each for AlexNet and VGG-16, < 30 s for ResNet-50.
+usage: .venv/bin/python benchmarks/bench_fusion_search.py [--tables RESULTS_DIR ...]
+AlexNet uses the seed's real AlexNet_Simba tables from ../shared when present. `--tables` takes pipeline output
+folders (e.g. `benchmarks/bench_cost_tables.py --keep DIR` leaves DIR/<net>/results): every
+`fusion_tiling/<net>/<accel>/costs` there is searched with its layer folder (residual edges from graph.json)
+and the accelerator's `fusion:` levels -- the real VGG-16 and ResNet-18 tables of our engine and mapper.
+The VGG-16 and ResNet-50 tables generated from a simple analytic model are a SCALING TEST only (timings, not
+energies). Targets: < 1 s each for AlexNet and VGG-16, < 30 s for ResNet-50.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -21,10 +24,11 @@ from fusionsim.fusion.deepfrack_compat import search_seed
 from fusionsim.fusion.plan import BufferLevels, Level
 from fusionsim.fusion.search import search_exact
 from fusionsim.fusion.tables import TYPES, LayerShape, load_layers, load_tables, validate_tables
-from fusionsim.fusion.workload import build_workload
+from fusionsim.fusion.workload import build_workload, load_workload
 from fusionsim.tiling.propagate import needed_input_width
 
-SHARED = Path(__file__).resolve().parents[2] / "shared/deepfrack-reference/Examples/AlexNet_Simba"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared/deepfrack-reference/Examples/AlexNet_Simba"
 LEVELS = BufferLevels(Level("PEWeightBuffer", 524288), Level("PEInputBuffer", 65536), Level("PEAccuBuffer", 65536))
 # role -> (weights from DRAM, inputs from DRAM, outputs to DRAM)
 DRAM = {"SLC": (1, 1, 1), "Start": (1, 1, 0), "LBLC": (1, 0, 0), "ELBLC": (1, 0, 1), "WCC": (0, 0, 0),
@@ -128,8 +132,29 @@ def bench_files(name: str, costs: Path, layers: Path, seed_variants: bool, level
             timed(f"{name} {variant}", lambda v=variant: search_seed(tables, shapes, levels, v))
 
 
+def bench_pipeline_tables(results: Path) -> None:
+    """Exact searches on every (network, accelerator) cost table a pipeline run left in `results`."""
+    for costs in sorted(results.glob("fusion_tiling/*/*/costs")):
+        net, accel = costs.parent.parent.name, costs.parent.name
+        layers = results / "fusion_tiling" / net / "layers"
+        manifest = yaml.safe_load((ROOT / "accelerators" / accel / "accelerator.yaml").read_text())["fusion"]
+        levels = BufferLevels(*(Level.parse(str(manifest[k]), k) for k in
+                                ("weights_level", "inputs_level", "outputs_level")))  # fmt: skip
+        workload = load_workload(layers)
+        print(f"{net} on {accel}: REAL tables of the pipeline ({len(workload.layers)} layers, {results})")
+        for obj in ("energy", "latency", "edp"):
+            timed(f"{net} exact/{obj} (incl. loading)",
+                  lambda o=obj, la=layers, c=costs, lv=levels: search_exact(load_workload(la), load_tables(c), lv, o),
+                  1.0)  # fmt: skip
+
+
 def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tables", type=Path, nargs="*", default=[], help="pipeline output folders with real tables")
+    args = ap.parse_args()
     print(f"fusion-search benchmark (python {sys.version.split()[0]}, one core)")
+    for results in args.tables:
+        bench_pipeline_tables(results)
     if SHARED.exists():
         print("AlexNet: the seed's real AlexNet_Simba tables")
         bench_files("AlexNet", SHARED / "BenchMarkLogFiles", SHARED / "AlexNet", True)
@@ -138,12 +163,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         vgg = [LayerShape(f"conv{i + 1}", Path("v"), c, m, p, 3) for i, (c, m, p) in enumerate(VGG16)]
         costs, layers = write_seed_format(Path(tmp) / "vgg16", vgg)
-        print("VGG-16 (13 convs): SYNTHETIC tables in the seed's format (no real VGG-16 tables exist yet)")
+        print("VGG-16 (13 convs): SYNTHETIC tables in the seed's format -- scaling test only (real: --tables)")
         bench_files("VGG-16", costs, layers, True)
         shapes, srcs, adds = resnet50()
         costs, _ = write_seed_format(Path(tmp) / "resnet50", shapes)
         tables = load_tables(costs)
-        print(f"ResNet-50 ({len(shapes)} convs, residual edges): SYNTHETIC tables in the seed's format")
+        print(f"ResNet-50 ({len(shapes)} convs, residual edges): SYNTHETIC tables -- scaling test only")
         for obj, target in (("energy", 30.0), ("latency", 30.0)):
             timed(f"ResNet-50 exact/{obj}",
                   lambda o=obj: search_exact(build_workload(shapes, srcs, adds), tables, LEVELS, o), target)
