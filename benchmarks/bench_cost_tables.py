@@ -107,7 +107,13 @@ def fusion_case(net: str, work: Path, cores: int) -> dict:
             f"  {r['schedule']:<24} {float(r['energy_uJ']):14.3f} uJ  {r['cycles']:>14} cycles  "
             f"saving {float(r['saving_pct']):6.2f} %  stacks {r['stacks']}"
         )
-    print(f"  plan: {json.dumps(plan.get('stacks', plan), default=str)[:600]}")
+    for st in plan.get("stacks", []):
+        widths = sorted(set(st.get("tile_widths") or []))
+        print(
+            f"  plan stack layers {st['layers'][0]}-{st['layers'][1]}: {len(st.get('tile_widths') or [])} tiles "
+            f"of widths {widths}, cached weights {st.get('cached_weights')}, {st.get('energy_uJ')} uJ, "
+            f"{st.get('cycles')} cycles"
+        )
     return {"wall_s": wall, "cpu_s": cpu, "tiles": tiles, "store": out / "cache/fusion_tiles"}
 
 

@@ -55,6 +55,7 @@ rule write_comparison:
             },
         ),
         totals=f"{OUT}/archon/{{cmp}}/{{dataset}}/totals.json",
+        blocks=directory(f"{OUT}/archon/{{cmp}}/{{dataset}}/blocks"),
     log:
         f"{OUT}/logs/write_comparison/{{cmp}}/{{dataset}}.log",
     wildcard_constraints:

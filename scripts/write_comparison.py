@@ -9,7 +9,7 @@ from fusionsim.rule_log import log_to
 
 def main(smk) -> None:
     log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
-    inputs = {k: (list(v) if k not in ("sparse",) else v) for k, v in smk.input.items()}
+    inputs = {k: (list(v) if k != "sparse" else v) for k, v in smk.input.items()}
     totals = write_comparison(
         inputs,
         dict(smk.params.tables),

@@ -419,7 +419,11 @@ class ComparisonPlan:
         out: dict[str, Any] = {
             "baseline": [self.cache(bkeys[x.name]) for x in blocks],
             **{side: [self.cache(k) for k in ekeys[side]] for side in EDGE_SIDES},
-            "blocks": [self.block_json(cmp, ds, b) for b in self.block_names(cmp, ds)],
+            # each fused block's three engine results (decom and conv predictions, main), priced in this job
+            **{
+                f"block_{part}": [self.fused_block_inputs(cmp, ds, b)[part] for b in self.block_names(cmp, ds)]
+                for part in PARTS
+            },
         }
         if self.enabled_sparsity:
             out["sparse"] = self.sparse_table(net, ds)
@@ -432,6 +436,7 @@ class ComparisonPlan:
         blocks = _blocks(self.baseline_layers[(net, ds)])
         return {
             "title": f"{cmp} / {ds}",
+            "fused_blocks": [self.fused_block_params(cmp, ds, b) for b in self.block_names(cmp, ds)],
             "baseline_blocks": [
                 {"block": b["decom"].block, "cmid": b["comp"].in_channels, "groups": b["decom"].groups}
                 for b in blocks
@@ -776,7 +781,9 @@ def write_comparison(
     """res.csv/.md, res_summary, result.csv/.md and per-block plots of one (network, dataset); returns totals.
 
     `inputs` as `ComparisonPlan.comparison_inputs` (engine results: stats.json or stats.txt files), `params`
-    as `ComparisonPlan.comparison_params`."""
+    as `ComparisonPlan.comparison_params`. The fused blocks are priced here (`write_fused_block`, one JSON each
+    under `<outdir>/blocks/`: a job per block cost more in process start than the arithmetic), unless
+    `inputs["blocks"]` already lists such JSON files."""
     blocks = params["baseline_blocks"]
     sparse = (
         _sparse_cycles(inputs["sparse"], params["baseline_layers"], blocks)
@@ -795,9 +802,17 @@ def write_comparison(
             for f, s in zip(files, specs, strict=True)
         ]
 
+    block_files = inputs.get("blocks")
+    if not block_files:  # the pipeline: price every fused block here, its JSON in <outdir>/blocks/<block>.json
+        block_files = []
+        parts = zip(inputs["block_decom"], inputs["block_conv"], inputs["block_main"], params["fused_blocks"],
+                    strict=True)  # fmt: skip
+        for decom, conv, main, bp in parts:
+            block_files.append(os.path.join(outdir, "blocks", f"{bp['name']}.json"))
+            write_fused_block(decom, conv, main, bp, block_files[-1])
     tables = build_network_tables(
         baseline,
-        [read_fused_block(f) for f in inputs["blocks"]],
+        [read_fused_block(f) for f in block_files],
         edge(inputs["head"], params["head"]),
         edge(inputs["head_fused"], params["head_fused"]),
         edge(inputs["tail"], params["tail"]),
