@@ -30,33 +30,46 @@ def _tile(tmp: Path, name: str, width: int, kind: str) -> tuple[Path, list[Path]
     return prob, [*CONS, *([rule] if rule else [])]
 
 
-def test_dram_rules_share_memo_and_search_but_other_tiles_do_not(tmp_path: Path, caplog) -> None:
+def test_dram_rules_share_the_memo_equal_spaces_the_search(tmp_path: Path, caplog) -> None:
     mapper = tmp_path / "mapper.yaml"
     mapper.write_text(yaml.safe_dump(MAPPER))
     a, _ = api._arch_and_prices(api._stamp(ACCEL / "arch.yaml"), api._stamp(ACCEL / "components"),
                                 api._stamp(ACCEL / "ERT.yaml"))  # fmt: skip
     spaces = {}
-    for name, width, kind in (("wcc", 5, "WCC"), ("start", 5, "Start"), ("wide", 6, "WCC")):
+    for name, width, kind in (
+        ("wcc", 5, "WCC"),
+        ("start", 5, "Start"),
+        ("wide", 6, "WCC"),
+        ("again", 5, "WCC"),
+    ):
         prob, cons = _tile(tmp_path, name, width, kind)
         spaces[name] = MapSpace.build(a, load_problem(prob), load_constraints(cons))
-    # the DRAM rule is at the unbounded outermost level: the spaces are equal for the memo and the search
+    # the DRAM rule is at the unbounded outermost level: the memo (fits, options, tiers) is shared ...
     assert spaces["wcc"].memo_key() == spaces["start"].memo_key()
     assert spaces["wcc"]._memo is spaces["start"]._memo
-    assert api.space_key(spaces["wcc"]) == api.space_key(spaces["start"])
+    # ... but the searches differ (the mapper honours the outermost keep/bypass); another width shares nothing
+    assert api.space_key(spaces["wcc"]) != api.space_key(spaces["start"])
     assert spaces["wide"].memo_key() != spaces["wcc"].memo_key()
     assert api.space_key(spaces["wide"]) != api.space_key(spaces["wcc"])
+    # the same tile from another file is the same space: one search
+    assert api.space_key(spaces["again"]) == api.space_key(spaces["wcc"])
     api._SEARCHES.clear()
     results = {}
     with caplog.at_level(logging.INFO, logger="fusionsim.mapper.api"):
-        for name, width, kind in (("wcc", 5, "WCC"), ("start", 5, "Start"), ("wide", 6, "WCC")):
+        for name, width, kind in (
+            ("wcc", 5, "WCC"),
+            ("start", 5, "Start"),
+            ("wide", 6, "WCC"),
+            ("again", 5, "WCC"),
+        ):
             caplog.clear()
             prob, cons = _tile(tmp_path, name, width, kind)
             results[name] = api.map_files(ACCEL / "arch.yaml", prob, cons, mapper, ACCEL / "ERT.yaml",
                                           components=ACCEL / "components")  # fmt: skip
             results[name]["reused"] = "result reused" in caplog.text
-    assert [results[n]["reused"] for n in ("wcc", "start", "wide")] == [False, True, False]
-    assert results["start"]["mapping"] == results["wcc"]["mapping"]
-    # the same search from scratch (cold caches) finds the same mapping: sharing changes nothing
+    assert [results[n]["reused"] for n in ("wcc", "start", "wide", "again")] == [False, False, False, True]
+    assert results["again"]["mapping"] == results["wcc"]["mapping"]
+    # the searches from scratch (cold caches) find the same mappings: sharing changes nothing
     api._SEARCHES.clear()
     from fusionsim.mapper import space as space_mod
 
