@@ -71,9 +71,24 @@ rule sweep_tables:
     input:
         unpack(lambda wc: SWEEPS.table_inputs(wc.sweep)),
     output:
-        points=f"{OUT}/sweeps/{{sweep}}/points.csv",
-        pareto=f"{OUT}/sweeps/{{sweep}}/pareto.csv",
-        plot=f"{OUT}/sweeps/{{sweep}}/pareto.png",
+        points=report(
+            f"{OUT}/sweeps/{{sweep}}/points.csv",
+            category="Design-space sweeps",
+            subcategory="{sweep}",
+            labels={"sweep": "{sweep}", "file": "points.csv"},
+        ),
+        pareto=report(
+            f"{OUT}/sweeps/{{sweep}}/pareto.csv",
+            category="Design-space sweeps",
+            subcategory="{sweep}",
+            labels={"sweep": "{sweep}", "file": "pareto.csv"},
+        ),
+        plot=report(
+            f"{OUT}/sweeps/{{sweep}}/pareto.png",
+            category="Design-space sweeps",
+            subcategory="{sweep}",
+            labels={"sweep": "{sweep}", "file": "pareto.png"},
+        ),
     log:
         f"{OUT}/logs/sweep_tables/{{sweep}}.log",
     wildcard_constraints:
