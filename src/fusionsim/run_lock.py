@@ -65,6 +65,7 @@ def acquire_or_exit(out_dir: str | os.PathLike, config_file: object = "config.ya
     try:
         acquire(out_dir, config_file)
     except InputError as exc:
-        print(f"fusionsim: error: {exc.line()}", file=sys.stderr)
+        time.sleep(0.2)  # let Snakemake's logging thread write its queued lines first
+        sys.stderr.write(f"fusionsim: error: {exc.line()}\n")  # one write: no other line can split it
         sys.stderr.flush()
         sys.exit(2)
