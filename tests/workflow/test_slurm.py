@@ -118,9 +118,7 @@ def test_readme_slurm_command(slurm, tmp_path: Path, config: str) -> None:
         submissions = [ln for ln in text.splitlines() if "has been submitted with SLURM jobid" in ln]
         assert sum("group_map_layers" in ln for ln in submissions) == 1, submissions
     # the same command through the local profile, for the wall-time comparison
-    local = [c if c != "profiles/slurm" else "profiles/local" for c in cmd]
-    local = [c for c in local if c != "--workflow-profile"]
-    local[1:1] = ["--workflow-profile"]
+    local = [c.replace("profiles/slurm", "profiles/local") for c in cmd]
     local_clone = _clone(tmp_path / "local")
     lproc, lwall = _run([*local, "--cores", "2", *overlay], local_clone, os.environ.copy(), timeout=3600)
     assert lproc.returncode == 0, (lproc.stdout + lproc.stderr)[-3000:]
