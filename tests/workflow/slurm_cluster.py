@@ -6,6 +6,7 @@ Every start/stop is of processes this module started itself, by pid.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -14,8 +15,13 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
+# One test cluster per machine at a time: each writes /etc/slurm/slurm.conf (job steps read it), so a second
+# cluster started meanwhile sends the first one's job steps to the wrong controller ("Invalid job id").
+MACHINE_LOCK = Path("/tmp/fusionsim-slurm-test.lock")
+MACHINE_LOCK_WAIT_S = 1800
 
 
 class SlurmUnavailable(RuntimeError):
@@ -42,6 +48,7 @@ class SlurmCluster:
     pids: list[int] = field(default_factory=list)
     conf_backup: Path | None = None
     wrote_default_conf: bool = False
+    machine_lock: IO[str] | None = None
 
     def stop(self) -> None:
         """Cancel leftover jobs, stop the daemons this cluster started, restore /etc/slurm/slurm.conf."""
@@ -67,6 +74,9 @@ class SlurmCluster:
                 shutil.copy2(self.conf_backup, DEFAULT_CONF)
             else:
                 DEFAULT_CONF.unlink(missing_ok=True)
+        if self.machine_lock is not None:
+            self.machine_lock.close()  # releases the flock
+            self.machine_lock = None
 
 
 def _read_pid(path: Path, timeout: float = 15.0) -> int:
@@ -85,6 +95,34 @@ def start_cluster(root: Path, cpus: int = 2, mem_mb: int = 4000) -> SlurmCluster
     for name in ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo"):
         if not _which(name):
             raise SlurmUnavailable(f"{name} not found (run .ci/setup_slurm.sh)")
+    machine_lock = _take_machine_lock()
+    try:
+        cluster = _start(root, cpus, mem_mb)
+    except BaseException:
+        machine_lock.close()
+        raise
+    cluster.machine_lock = machine_lock
+    return cluster
+
+
+def _take_machine_lock() -> IO[str]:
+    """Wait (up to MACHINE_LOCK_WAIT_S) until no other test cluster runs on this machine, then hold the lock."""
+    fh = open(MACHINE_LOCK, "a+")  # noqa: SIM115 - held until SlurmCluster.stop
+    end = time.time() + MACHINE_LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fh
+        except BlockingIOError:
+            if time.time() > end:
+                fh.close()
+                raise SlurmUnavailable(
+                    f"another test SLURM cluster held {MACHINE_LOCK} for {MACHINE_LOCK_WAIT_S} s"
+                ) from None
+            time.sleep(2)
+
+
+def _start(root: Path, cpus: int, mem_mb: int) -> SlurmCluster:
     root.mkdir(parents=True, exist_ok=True)
     for sub in ("state", "spool", "log", "munge"):
         (root / sub).mkdir(exist_ok=True)
