@@ -262,8 +262,8 @@ def _resolve(base: Path, value: str) -> Path:
 def _workload_inputs(path: Path) -> set[str]:
     """Dataset names a workload file defines an input size for (empty when it cannot be read)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeError, yaml.YAMLError):
+        data = load_yaml_any(path, allow_empty=True)  # bounded: a hostile workload cannot hang the check
+    except InputError:
         return set()
     inputs = data.get("inputs") if isinstance(data, dict) else None
     return set(inputs) if isinstance(inputs, dict) else set()
@@ -382,8 +382,8 @@ def reference_errors(config: dict[str, Any], basedir: str | Path, sources: Confi
             check_accel(fcfg[role], ["fusion", role])
         cfile = _resolve(base, fcfg["comparisons_file"])
         try:
-            cmps = yaml.safe_load(cfile.read_text(encoding="utf-8"))
-        except (OSError, UnicodeError, yaml.YAMLError):
+            cmps = load_yaml_any(cfile, allow_empty=True)
+        except InputError:
             cmps = None
         if not isinstance(cmps, dict):
             bad(
