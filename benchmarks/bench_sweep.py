@@ -83,7 +83,8 @@ def main() -> None:
         cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
         npts = len(GRID["pe_count"]) * len(GRID["glb_kib"]) * len(GRID["word_bits"])
         print(f"sweep {npts} points x {','.join(nets)} on {a.cores} cores: wall {wall:.1f} s, CPU {cpu:.1f} s")
-        print("jobs:", dict(sorted(job_counts(text).items())))
+        logs = sorted((work / ".snakemake/log").glob("*.snakemake.log"), key=lambda f: f.stat().st_mtime)
+        print("jobs:", dict(sorted(job_counts(logs[-1].read_text() if logs else text).items())))
         out = work / "results/sweeps/bench"
         pts = pd.read_csv(out / "points.csv")
         print(f"points.csv: {len(pts)} rows, {int(pts['valid'].sum())} valid")
