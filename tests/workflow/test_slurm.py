@@ -66,7 +66,7 @@ def test_cluster_runs_a_job(slurm, tmp_path: Path) -> None:
 
 
 def _tres(job_ids: list[str], env: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(job id, job name, TRES) of finished jobs, from slurmctld's memory (MinJobAge=300 keeps them)."""
+    """(job id, job name, TRES) of finished jobs, from slurmctld's memory (MinJobAge=3600 keeps them)."""
     rows = []
     for jid in job_ids:
         text = subprocess.run(["scontrol", "show", "job", "-o", jid], env=env, capture_output=True, text=True,
