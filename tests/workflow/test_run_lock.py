@@ -25,15 +25,19 @@ def test_second_run_on_same_output_dir_refuses(tmp_path: Path) -> None:
     a, b = tmp_path / "clone_a", tmp_path / "clone_b"
     for d in (a, b):
         d.mkdir()
-    # fusionet's layers too: the first run stays busy while the second starts (Snakemake takes 5-20 s to start)
-    overlay = write_overlay(tmp_path / "over.yaml", {"output_dir": str(out), "networks": ["mobilenetv2", "fusionet"]})
+    # The first run maps four networks, so it is still busy while the second starts (Snakemake takes 5-20 s to
+    # start). The second maps one network with --forceall: it always has jobs, so it reaches onstart (where the
+    # lock is taken) quickly even when the first has already written some of its outputs.
+    overlay = write_overlay(tmp_path / "over.yaml", {
+        "output_dir": str(out), "networks": ["mobilenetv2", "fusionet", "mnasnet", "shufflenet"]})
+    small = write_overlay(tmp_path / "small.yaml", {"output_dir": str(out), "networks": ["mobilenetv2"]})
     start = time.perf_counter()
     first = subprocess.Popen(_cmd(a, overlay), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lock = out / LOCK_NAME
     while not (lock.exists() and lock.read_text().strip()) and first.poll() is None:
         time.sleep(0.2)
     assert first.poll() is None, "the first run ended before the second could start"
-    second = subprocess.run(_cmd(b, overlay), capture_output=True, text=True, timeout=300)
+    second = subprocess.run([*_cmd(b, small), "--forceall"], capture_output=True, text=True, timeout=300)
     refused_after = time.perf_counter() - start
     stdout, stderr = first.communicate(timeout=900)
     lines = [ln for ln in second.stderr.splitlines() if "error" in ln.lower()]
