@@ -3,7 +3,8 @@ from snakemake.utils import min_version
 
 from fusionsim.config_check import check_or_exit, or_exit
 from fusionsim.sweeps.plan import sweep_plan, sweep_targets
-from fusionsim.workflow import build_plan, model_version, wildcard_pattern
+from fusionsim.workflow.keys import model_version
+from fusionsim.workflow.plan import build_plan, wildcard_pattern
 
 min_version("8.0")
 

@@ -1,7 +1,7 @@
 # Energy reference tables: an accelerator whose accelerator.yaml names no `ert:` gets its ERT (and ART) from
 # this rule, built from its arch and component classes (fusionsim.energy.build_tables) at the config's
 # `energy` settings. Its map_layer jobs take the built ERT as an input; their cache keys hash what it is built
-# from (fusionsim.workflow.ert_build_key), not its bytes, so keys are known before the ERT exists.
+# from (fusionsim.workflow.accelerators.ert_build_key), not its bytes, so keys are known before the ERT exists.
 
 
 localrules:

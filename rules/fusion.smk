@@ -3,6 +3,6 @@
 # ARCHON `main`) are registered as ordinary content-keyed map_layer jobs (rules/map.smk); each (network, dataset)'s
 # write_comparison job (rules/report.smk) prices every fused block's three engine results plus the analytical
 # overhead (blocks/<block>.json) and builds its tables. See docs/archon.md.
-from fusionsim.workflow import comparison_plan, comparison_targets
+from fusionsim.workflow.archon_comparison import comparison_plan, comparison_targets
 
 COMPARISON = or_exit(CONFIG_SOURCES, comparison_plan, PLAN, config, workflow.basedir)

@@ -3,9 +3,9 @@
 # jobs of a few widths of one layer shape with every dataflow type (one process each: Snakemake's per-job
 # cost is paid once a batch), each tile kept in <out>/cache/fusion_tiles/<key>/ and reused by any batch,
 # network and layer with that tile -> the cost tables of each (network, accelerator) -> the search's plan,
-# statistics, plots and comparison vs layer-by-layer. Keys and paths come from fusionsim.workflow.
-# fusion_tiling_plan (benchmark_stage.plan_jobs keys).
-from fusionsim.workflow import fusion_tiling_plan, fusion_tiling_targets
+# statistics, plots and comparison vs layer-by-layer. Keys and paths come from
+# fusionsim.workflow.fusion_tiling.fusion_tiling_plan (benchmark_stage.plan_jobs keys).
+from fusionsim.workflow.fusion_tiling import fusion_tiling_plan, fusion_tiling_targets
 
 FUSION_TILING = or_exit(
     CONFIG_SOURCES, fusion_tiling_plan, PLAN, config, workflow.basedir

@@ -4,8 +4,8 @@ sparsity, per-PE imbalance, sparse cycles and energy) from its pruned model and 
 
 import logging
 
-from fusionsim.archon.pipeline import write_sparse_layers, write_sparse_layers_from_pe_work
 from fusionsim.rule_log import log_to
+from fusionsim.workflow.archon_jobs import write_sparse_layers, write_sparse_layers_from_pe_work
 
 
 def main(smk) -> None:

@@ -4,7 +4,7 @@ in the seed's result.csv layout (energy in uJ, cycles)."""
 import logging
 
 from fusionsim.rule_log import log_to
-from fusionsim.workflow import write_network_res
+from fusionsim.workflow.tables import write_network_res
 
 
 def main(smk) -> None:

@@ -5,7 +5,7 @@ batch's results.json (every tile's energy, cycles, MACs, per-level pJ) is writte
 import logging
 
 from fusionsim.rule_log import log_to
-from fusionsim.workflow import run_fusion_tile_batch
+from fusionsim.workflow.fusion_tiling_jobs import run_fusion_tile_batch
 
 
 def main(smk) -> None:

@@ -3,7 +3,7 @@
 import logging
 
 from fusionsim.rule_log import log_to
-from fusionsim.workflow import run_ert_job
+from fusionsim.workflow.jobs import run_ert_job
 
 
 def main(smk) -> None:

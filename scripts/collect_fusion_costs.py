@@ -4,7 +4,7 @@
 import logging
 
 from fusionsim.rule_log import log_to
-from fusionsim.workflow import write_fusion_costs
+from fusionsim.workflow.fusion_tiling_jobs import write_fusion_costs
 
 
 def main(smk) -> None:

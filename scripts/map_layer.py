@@ -5,7 +5,7 @@ time) atomically into the cache folder of that key."""
 import logging
 
 from fusionsim.rule_log import log_to
-from fusionsim.workflow import run_map_job
+from fusionsim.workflow.jobs import run_map_job
 
 
 def main(smk) -> None:

@@ -4,8 +4,8 @@ stripped .h5 and its label JSON. The only script that loads TensorFlow (envs/spa
 
 import logging
 
-from fusionsim.archon.pipeline import prune_network
 from fusionsim.rule_log import log_to
+from fusionsim.workflow.archon_jobs import prune_network
 
 
 def main(smk) -> None:

@@ -4,7 +4,7 @@ plan.log, statistics.csv, tiling.png, energy.png and comparison.csv (fused vs la
 import logging
 
 from fusionsim.rule_log import log_to
-from fusionsim.workflow import run_fusion_search
+from fusionsim.workflow.fusion_tiling_jobs import run_fusion_search
 
 
 def main(smk) -> None:

@@ -3,8 +3,8 @@ from their arches' area tables, as CSV and Markdown."""
 
 import logging
 
-from fusionsim.archon.pipeline import write_area
 from fusionsim.rule_log import log_to
+from fusionsim.workflow.archon_jobs import write_area
 
 
 def main(smk) -> None:

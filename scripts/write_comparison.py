@@ -3,8 +3,8 @@ plots and totals.json with dense, sparse and ARCHON columns."""
 
 import logging
 
-from fusionsim.archon.pipeline import write_comparison
 from fusionsim.rule_log import log_to
+from fusionsim.workflow.archon_jobs import write_comparison
 
 
 def main(smk) -> None:

@@ -4,8 +4,8 @@ totals the comparisons file states) and the speedup plot."""
 
 import logging
 
-from fusionsim.archon.pipeline import write_final
 from fusionsim.rule_log import log_to
+from fusionsim.workflow.archon_jobs import write_final
 
 
 def main(smk) -> None:

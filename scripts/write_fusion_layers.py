@@ -4,7 +4,7 @@ and graph.json with the residual edges), written whole into a scratch folder and
 import logging
 
 from fusionsim.rule_log import log_to
-from fusionsim.workflow import write_fusion_layers
+from fusionsim.workflow.fusion_tiling_jobs import write_fusion_layers
 
 
 def main(smk) -> None:

@@ -3,7 +3,7 @@
 import logging
 
 from fusionsim.rule_log import log_to
-from fusionsim.workflow import write_summary
+from fusionsim.workflow.tables import write_summary
 
 
 def main(smk) -> None:

@@ -96,7 +96,7 @@ def test_overhead_closed_form_unit_energies() -> None:
 def test_5x5_block_fuses_into_a_5x5_conv() -> None:
     """A block with a 5x5 depthwise kernel (MnasNet) composes 25 taps: fused weights and the MobileNet copy's
     per-output MAC count scale with k^2 (the seed's 9 is the 3x3 case)."""
-    from fusionsim.archon.pipeline import main_layer
+    from fusionsim.archon.comparisons import main_layer
     from fusionsim.workloads.network import Layer
 
     b3 = FusedBlock("b", cin=4, cmid=8, cout=4, p=8, groups=2, prune_factor=0.5)

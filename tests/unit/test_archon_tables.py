@@ -115,7 +115,7 @@ def test_final_table_against_published_totals(tmp_path) -> None:
     """final_vs_reference lists ours, the reference and the gap for each total a comparison states."""
     import csv
 
-    from fusionsim.archon.pipeline import load_comparisons
+    from fusionsim.archon.comparisons import load_comparisons
     from fusionsim.archon.tables import write_final_table
 
     totals = {("net", "cifar10"): {"dense_cycles": 1000.0, "sparse_cycles": 500.0, "fusion_cycles": 250.0,

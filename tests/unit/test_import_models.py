@@ -13,7 +13,8 @@ onnx = pytest.importorskip("onnx", reason="needs onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from fusionsim.errors import InputError  # noqa: E402
-from fusionsim.workflow import build_plan, fusion_layer_set  # noqa: E402
+from fusionsim.workflow.fusion_tiling import fusion_layer_set  # noqa: E402
+from fusionsim.workflow.plan import build_plan  # noqa: E402
 from fusionsim.workloads.models import network_files, network_names  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import yaml
 from fusionsim.errors import InputError
 from fusionsim.sweeps import params as P
 from fusionsim.sweeps.plan import expand_points, sweep_plan
-from fusionsim.workflow import build_plan
+from fusionsim.workflow.plan import build_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 SIMBA = ROOT / "accelerators" / "simba_like"

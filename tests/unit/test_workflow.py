@@ -11,19 +11,11 @@ import pytest
 import yaml
 
 from fusionsim.errors import InputError
-from fusionsim.workflow import (
-    Plan,
-    build_plan,
-    content_hash,
-    layer_cost,
-    load_accelerator,
-    merge_mapper_settings,
-    res_rows,
-    select_layers,
-    select_pairs,
-    wildcard_pattern,
-    write_summary,
-)
+from fusionsim.workflow.accelerators import load_accelerator
+from fusionsim.workflow.keys import content_hash
+from fusionsim.workflow.mapper_settings import merge_mapper_settings
+from fusionsim.workflow.plan import Plan, build_plan, select_layers, select_pairs, wildcard_pattern
+from fusionsim.workflow.tables import layer_cost, res_rows, write_summary
 from fusionsim.workloads import Layer, load_network
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -416,7 +408,7 @@ def test_ert_manifest_and_energy_config_errors(ertless: Path) -> None:
 
 def test_run_ert_job_writes_loadable_tables(ertless: Path, tmp_path: Path) -> None:
     from fusionsim.spec.ert import load_ert
-    from fusionsim.workflow import run_ert_job
+    from fusionsim.workflow.jobs import run_ert_job
 
     plan = build_plan(ert_config(ertless), ROOT)
     inputs = plan.ert_build_inputs("built")
@@ -434,7 +426,7 @@ def test_run_ert_job_writes_loadable_tables(ertless: Path, tmp_path: Path) -> No
 def test_archon_comparison_builds_the_ert_of_an_accelerator_without_one(ertless: Path) -> None:
     """The comparison's baseline on an ERT-less accelerator: build_plan registers its build_ert job (before
     rules/energy.smk reads the names) and the comparison's jobs on it read the built ERT, keyed by its build key."""
-    from fusionsim.workflow import comparison_plan
+    from fusionsim.workflow.archon_comparison import comparison_plan
 
     for name in ("archon_predictions", "archon_predictions_mobilenet", "archon_main", "archon_head_tail"):
         shutil.copytree(ROOT / "accelerators" / name, ertless / name)
@@ -476,13 +468,13 @@ def fusion_config(**over) -> dict:
 
 
 def fusion_plan(cfg: dict):
-    from fusionsim.workflow import fusion_tiling_plan
+    from fusionsim.workflow.fusion_tiling import fusion_tiling_plan
 
     return fusion_tiling_plan(build_plan(cfg, ROOT), cfg, ROOT)
 
 
 def test_fusion_tiling_disabled_adds_nothing() -> None:
-    from fusionsim.workflow import fusion_tiling_targets
+    from fusionsim.workflow.fusion_tiling import fusion_tiling_targets
 
     cfg = base_config()
     ft = fusion_plan(cfg)
@@ -493,7 +485,7 @@ def test_fusion_tiling_disabled_adds_nothing() -> None:
 
 
 def test_fusion_tiling_jobs_are_plan_jobs_keyed_and_targets_follow_the_types() -> None:
-    from fusionsim.workflow import fusion_tiling_targets
+    from fusionsim.workflow.fusion_tiling import fusion_tiling_targets
 
     ft = fusion_plan(fusion_config())
     uses = ft.uses[("alexnet", "simba_like")]
@@ -548,7 +540,7 @@ def test_fusion_tiles_are_shared_by_equal_layers() -> None:
 
 
 def test_select_layer_set_renumbers_and_keeps_inner_edges() -> None:
-    from fusionsim.workflow import fusion_layer_set
+    from fusionsim.workflow.fusion_tiling import fusion_layer_set
 
     full = fusion_layer_set(ROOT / "workloads/resnet18.yaml", "imagenet", None)
     assert full.adds[3] == (1,)  # layer1_0_conv2 adds pool1's output
@@ -584,7 +576,11 @@ def test_fusion_costs_and_search_from_tile_results(tmp_path: Path) -> None:
     import json
 
     from fusionsim.fusion.tables import load_tables
-    from fusionsim.workflow import run_fusion_search, write_fusion_costs, write_fusion_layers
+    from fusionsim.workflow.fusion_tiling_jobs import (
+        run_fusion_search,
+        write_fusion_costs,
+        write_fusion_layers,
+    )
 
     ft = fusion_plan(fusion_config())
     layers = tmp_path / "layers"

@@ -1,7 +1,7 @@
 """Issue 9 (b): the ARCHON comparison with our native engine and mapper end to end vs the seed's result.csv.
 
 FusioNet (vs its ShuffleNet baseline) and MobileNetV2, CIFAR-10, as the pipeline defines them: the comparison's
-own layer jobs (`fusionsim.archon.pipeline.add_comparison_jobs`, content keys as `map_layer`'s) mapped with the
+own layer jobs (`fusionsim.workflow.archon_comparison.add_comparison_jobs`, content keys as `map_layer`'s) mapped with the
 accelerators' mapper files, i.e. the seed's mapper settings (predictions/dense 1x1 50000/1000, DW 10000/300-400,
 main 5000/400, head/tail 50000/2000 and 15000/500); the sparse baseline fed the seed's per-PE non-zero work
 (`sparsity.pe_work` -> `sparse_baseline/csvs/*_raw_80.csv`); then the pipeline's own job bodies
@@ -54,7 +54,7 @@ def _merge(a: dict, b: dict) -> dict:
 
 
 def _map_one(args: tuple) -> str:
-    from fusionsim.workflow import run_map_job
+    from fusionsim.workflow.jobs import run_map_job
 
     key, kw = args
     run_map_job(key=key, **kw)
@@ -88,12 +88,13 @@ def native(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """Per comparison: (our totals, our result.csv path) from native layer jobs (cached by content key)."""
     from snakemake.utils import validate
 
-    from fusionsim.archon.pipeline import (
+    from fusionsim.workflow.archon_comparison import comparison_plan
+    from fusionsim.workflow.archon_jobs import (
         write_comparison,
         write_fused_block,
         write_sparse_layers_from_pe_work,
     )
-    from fusionsim.workflow import build_plan, comparison_plan
+    from fusionsim.workflow.plan import build_plan
 
     ref = REPO.parent / "shared" / "timeloop-reference" / "fusion-timeloop-model"
     if not ref.exists():
@@ -308,7 +309,7 @@ def test_mobilenetv2_native_vs_seed(native: dict) -> None:
 
 def test_seed_edges_file_states_the_seed_runs(timeloop_ref: Path) -> None:
     """The FusioNet comparison's explicit head/tail layers are the problems the seed ran, with its multipliers."""
-    from fusionsim.archon.pipeline import load_edges
+    from fusionsim.archon.comparisons import load_edges
     from fusionsim.workloads import problem_instance
 
     edges = load_edges(REPO / "accelerators/archon/networks/fusionet_seed_edges.yaml", "cifar10", 10)
@@ -333,7 +334,7 @@ def test_seed_edges_file_states_the_seed_runs(timeloop_ref: Path) -> None:
 
 
 def test_edges_file_errors_name_the_key(tmp_path: Path) -> None:
-    from fusionsim.archon.pipeline import load_edges
+    from fusionsim.archon.comparisons import load_edges
     from fusionsim.errors import InputError
 
     f = tmp_path / "edges.yaml"
@@ -349,8 +350,9 @@ def test_pe_work_config_replaces_the_pruned_model(tmp_path: Path) -> None:
     """`sparsity.pe_work` points the sparse job at per-PE files (pattern + per-layer overrides), no prune job."""
     from snakemake.utils import validate
 
-    from fusionsim.archon.pipeline import write_sparse_layers_from_pe_work
-    from fusionsim.workflow import build_plan, comparison_plan
+    from fusionsim.workflow.archon_comparison import comparison_plan
+    from fusionsim.workflow.archon_jobs import write_sparse_layers_from_pe_work
+    from fusionsim.workflow.plan import build_plan
 
     overlay = {
         "output_dir": str(tmp_path / "out"),

@@ -1,7 +1,7 @@
 """Issue 9 through the pipeline: the ARCHON comparison's tables, a real reduced snakemake run, the report.
 
 (a) Seed reproduction at package level: the same function the `write_comparison` rule runs
-    (`fusionsim.archon.pipeline.write_comparison`) and the `fused_block` rule runs (`write_fused_block`) are fed
+    (`fusionsim.workflow.archon_jobs.write_comparison`) and the `fused_block` rule runs (`write_fused_block`) are fed
     the seed's own Timeloop stats.txt files (read by the stats reader) in place of the layer jobs' stats.json;
     every cell of res.csv and result.csv is compared with the seed's (1%, or half a printed unit).
 (b) Native engine + mapper, smoke level (the reduced run below, FusioNet vs its ShuffleNet baseline, small
@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fusionsim.archon.pipeline import write_comparison, write_fused_block
 from fusionsim.archon.tables import FINAL_COLUMNS, read_sparse_cycles
+from fusionsim.workflow.archon_jobs import write_comparison, write_fused_block
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")

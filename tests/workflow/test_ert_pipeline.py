@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fusionsim.workflow import build_plan
+from fusionsim.workflow.plan import build_plan
 
 from .conftest import ROOT, dry_run_jobs, need_mapper, snakemake, write_overlay
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fusionsim.workflow import build_plan, layer_cost
+from fusionsim.workflow.plan import build_plan
+from fusionsim.workflow.tables import layer_cost
 from fusionsim.workloads import expand_network, load_network
 
 from .conftest import ROOT, SNAKEMAKE, dry_run_jobs, need_mapper, snakemake, write_overlay

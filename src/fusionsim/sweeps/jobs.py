@@ -9,16 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from fusionsim.atomic_io import write_json, write_text
-from fusionsim.workflow import (
-    RES_COLUMNS,
-    layer_cost,
-    model_version,
-    res_rows,
-    rows_to_csv,
-    run_map_job,
-    selected_layers,
-    write_yaml,
-)
+from fusionsim.workflow.jobs import run_map_job, write_yaml
+from fusionsim.workflow.keys import model_version
+from fusionsim.workflow.tables import RES_COLUMNS, layer_cost, res_rows, rows_to_csv, selected_layers
 
 
 def run_sweep_map_job(*, outputs: dict[str, str], key: str, **kwargs: Any) -> dict[str, Any]:

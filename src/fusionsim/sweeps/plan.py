@@ -18,18 +18,10 @@ from typing import Any
 from fusionsim.errors import InputError
 from fusionsim.spec.yaml_io import load_yaml_any
 from fusionsim.sweeps import params as P
-from fusionsim.workflow import (
-    Accelerator,
-    Plan,
-    config_network_files,
-    content_hash,
-    ert_build_key,
-    file_hash,
-    load_accelerator,
-    merge_mapper_settings,
-    model_version,
-    select_pairs,
-)
+from fusionsim.workflow.accelerators import Accelerator, ert_build_key, load_accelerator
+from fusionsim.workflow.keys import content_hash, file_hash, model_version
+from fusionsim.workflow.mapper_settings import merge_mapper_settings
+from fusionsim.workflow.plan import Plan, config_network_files, select_pairs
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
 
