@@ -93,9 +93,36 @@ rule search_fusion_plan:
         plan=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/plan.json",
         log=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/plan.log",
         statistics=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/statistics.csv",
-        tiling=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/tiling.png",
-        energy=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/energy.png",
-        comparison=f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/comparison.csv",
+        tiling=report(
+            f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/tiling.png",
+            category="Fusion tiling",
+            subcategory="{net} on {accel}",
+            labels={
+                "network": "{net}",
+                "accelerator": "{accel}",
+                "file": "tiling.png",
+            },
+        ),
+        energy=report(
+            f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/energy.png",
+            category="Fusion tiling",
+            subcategory="{net} on {accel}",
+            labels={
+                "network": "{net}",
+                "accelerator": "{accel}",
+                "file": "energy.png",
+            },
+        ),
+        comparison=report(
+            f"{OUT}/fusion_tiling/{{net}}/{{accel}}/plan/comparison.csv",
+            category="Fusion tiling",
+            subcategory="{net} on {accel}",
+            labels={
+                "network": "{net}",
+                "accelerator": "{accel}",
+                "file": "comparison.csv",
+            },
+        ),
     log:
         f"{OUT}/logs/search_fusion_plan/{{net}}/{{accel}}.log",
     wildcard_constraints:

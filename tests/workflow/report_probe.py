@@ -18,7 +18,8 @@ new Promise(resolve => {
   const t0 = performance.now();
   (function poll() {
     const loading = document.getElementById('loading-screen');
-    const th = Array.from(document.querySelectorAll('th')).find(t => t.textContent.trim() === %(column)s);
+    const text = e => e.textContent.replace(/\u200b/g, '').trim();  // header cells may hold zero-width spaces
+    const th = Array.from(document.querySelectorAll('th')).find(t => text(t) === %(column)s);
     const graph = document.querySelector('#rulegraph canvas, #rulegraph svg');
     const ready = th && graph && (!loading || getComputedStyle(loading).display === 'none');
     if (!ready && performance.now() - t0 < %(wait_ms)d) { setTimeout(poll, 100); return; }
@@ -30,7 +31,7 @@ new Promise(resolve => {
       out.cells = Array.from(row.children).map(c => {
         const b = c.getBoundingClientRect(), x = b.left + b.width / 2, y = b.top + b.height / 2;
         const hit = (x >= 0 && x < innerWidth && y >= 0 && y < innerHeight) ? document.elementFromPoint(x, y) : null;
-        return {text: c.textContent.trim(), onscreen: hit !== null, inTable: hit !== null && table.contains(hit),
+        return {text: text(c), onscreen: hit !== null, inTable: hit !== null && table.contains(hit),
                 hit: hit ? hit.tagName + '#' + hit.id : null};
       });
       out.others = Array.from(document.querySelectorAll('#rulegraph, #rulegraph canvas, #rulegraph svg, nav'))

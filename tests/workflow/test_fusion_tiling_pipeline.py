@@ -113,6 +113,10 @@ def test_fusion_tiling_tables_plan_noop_and_objective_rerun(tmp_path: Path) -> N
 
     # a second run does nothing; one more width reruns only its block's batches; a new objective only the search
     assert dry_run_jobs(work, overlays=[seven]) == {}
+    # the HTML report's front page shows the plan's comparison under the final table (report_workflow.rst)
+    snakemake(work, "--report", "report.html", overlays=[seven])
+    front = (work / "report.html").read_text()
+    assert f"Fusion-tiling plan, {NET} on {ACCEL} (comparison.csv)" in front and "fused (exact, energy)" in front
     wider = yaml.safe_load(seven.read_text())
     wider["fusion_tiling"]["tiles"] = [6, 7, 13]
     jobs = dry_run_jobs(work, overlays=[write_overlay(tmp_path / "wider.yaml", wider)])
