@@ -81,6 +81,7 @@ rule collect_fusion_costs:
         CONDA_ENV
     params:
         uses=lambda wc: FUSION_TILING.uses[(wc.net, wc.accel)],
+        skipped=lambda wc: FUSION_TILING.skipped.get((wc.net, wc.accel), []),
         model_version=MODEL_VERSION,
     script:
         "../scripts/collect_fusion_costs.py"

@@ -67,23 +67,28 @@ def test_fusion_tiling_tables_plan_noop_and_objective_rerun(tmp_path: Path) -> N
     assert list(json.loads((costs / "SLC.json").read_text())["1"]) == ["13"]
     assert not plan_dir.exists()
 
-    # all seven: new batches (more tiles each), but the six tiles already in the tile store are not mapped again
+    # all seven: new batches (more tiles each), but the tiles already in the tile store are not mapped again.
+    # Of the 26 entries (2 SLC + 6 types x 2 layers x 2 widths), 13 are read by no stack option that fits on
+    # chip (fusion/skip.py): layer 2 (the last) never runs as Start/OutWCC/WCC, layer 1 never as EWCC/WCC...
     seven = _overlay(tmp_path / "seven.yaml", SEVEN)
     jobs = dry_run_jobs(work, overlays=[seven])
     counts = {rule: len(v) for rule, v in jobs.items()}
     assert counts["benchmark_fusion_tiles"] == 2 * 2, counts
     assert counts["collect_fusion_costs"] == 1 and counts["search_fusion_plan"] == 1
+    seven_batches = {j["batch"] for j in jobs["benchmark_fusion_tiles"]}
     snakemake(work, overlays=[seven])
     t_run = time.time() - t0
-    batches = [json.loads(p.read_text()) for p in (out / "cache" / "fusion_batches").glob("*/results.json")]
-    seven_runs = [b for b in batches if b["tiles"] in (6, 7)]
-    assert sum(b["tiles"] for b in seven_runs) == 2 * 1 + 6 * 2 * 2
-    assert sum(b["reused"] for b in seven_runs) == 6
-    assert len(list((out / "cache" / "fusion_tiles").glob("*/result.json"))) == 2 * 1 + 6 * 2 * 2
+    folder = out / "cache" / "fusion_batches"
+    seven_runs = [json.loads((folder / b / "results.json").read_text()) for b in seven_batches]
+    assert sum(b["tiles"] for b in seven_runs) == 13
+    assert sum(b["reused"] for b in seven_runs) == 4  # Start and SLC of layer 1, SLC of layer 2
+    assert len(list((out / "cache" / "fusion_tiles").glob("*/result.json"))) == 13 + 2  # + layer 2's Start
 
     # our costs.json has every entry with cycles, MACs and per-level energy; the tables load into the CLI
     ours = json.loads((costs / "costs.json").read_text())
     assert ours["format"] == "fusionsim-fusion-costs/1" and set(ours["entries"]) == set(SEVEN)
+    assert len(ours["skipped"]) == 13 and ["Start", 2, 13, "unused"] in ours["skipped"]
+    assert ours["entries"]["Start"]["2"] == {}
     entry = ours["entries"]["Start"]["1"]["6"]
     assert (
         entry["energy_uJ"] > 0 and entry["cycles"] > 0 and entry["macs"] > 0 and "DRAM" in entry["levels_pJ"]
@@ -106,6 +111,8 @@ def test_fusion_tiling_tables_plan_noop_and_objective_rerun(tmp_path: Path) -> N
     assert plan["fused_uJ"] == pytest.approx(searched["fused_uJ"], rel=1e-9)
     assert plan["layer_by_layer_uJ"] == pytest.approx(searched["layer_by_layer_uJ"], rel=1e-9)
     assert plan["fused_uJ"] <= plan["layer_by_layer_uJ"] + 1e-9
+    log = (plan_dir / "plan.log").read_text()
+    assert "13 of 26 table entries not computed" in log and "Start layer 2: 6,13" in log, log
     with open(plan_dir / "comparison.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["schedule"] for r in rows] == ["layer_by_layer", "fused (exact, energy)"]

@@ -24,7 +24,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,12 +196,15 @@ def enumerate_entries(layers: Sequence[BenchLayer], types: Sequence[str] = SEED_
 
 
 def plan_jobs(layers: Sequence[BenchLayer], setup: BenchSetup, types: Sequence[str] = SEED_TYPE_ORDER,
-              tiles: Sequence[int] | None = None, slc_all_tiles: bool = False) -> list[BenchJob]:
-    """Unique jobs (deduplicated by content) for every table entry, in first-use order."""
+              tiles: Sequence[int] | None = None, slc_all_tiles: bool = False,
+              skip: Container[tuple[str, int, int]] = ()) -> list[BenchJob]:
+    """Unique jobs (deduplicated by content) for every table entry not in `skip`, in first-use order."""
     fp = setup.fingerprint()
     by_number = {lay.number: lay for lay in layers}
     jobs: dict[str, tuple[dict, tuple | None, list]] = {}
     for kind, number, t in enumerate_entries(layers, types, tiles, slc_all_tiles):
+        if (kind, number, t) in skip:
+            continue
         prob = tile_problem(by_number[number].problem, t)
         keep = DRAM_KEEP[kind]
         key = job_key(prob, keep, fp)
@@ -324,6 +327,7 @@ class BenchTables:
     entries: dict[str, dict[int, dict[int, dict[str, Any]]]]
     jobs: int = 0
     seconds: float = 0.0
+    skipped: list[list[Any]] = field(default_factory=list)  # [type, layer, width, reason] not mapped
 
     def table(self, kind: str, metric: str = "energy_uJ") -> dict[int, dict[int, float]]:
         """`{layer: {tile: value}}` of one type and metric."""
@@ -379,6 +383,8 @@ def write_tables(tables: BenchTables, folder: str | Path, digits: int = 10) -> l
         "entries": {kind: {str(lay): {str(t): v for t, v in sorted(row.items())} for lay, row in sorted(rows.items())}
                     for kind, rows in tables.entries.items()},
     }
+    if tables.skipped:
+        ours["skipped"] = tables.skipped
     path = folder / "costs.json"
     atomic_io.write_json(path, ours)
     written.append(path)
@@ -395,6 +401,12 @@ def read_costs(path: str | Path) -> dict[str, dict[int, dict[int, dict[str, Any]
         raise InputError(f"not a {COSTS_FORMAT} file", file=path, key="format")
     return {kind: {int(lay): {int(t): v for t, v in row.items()} for lay, row in rows.items()}
             for kind, rows in raw["entries"].items()}
+
+
+def read_skipped(path: str | Path) -> list[list[Any]]:
+    """The entries a costs.json says were not mapped ([type, layer number, width, reason]); [] when none."""
+    raw = load_json(Path(path)) if Path(path).exists() else {}
+    return list(raw.get("skipped") or []) if isinstance(raw, dict) else []
 
 
 def run_benchmark(layers: Sequence[BenchLayer], setup: BenchSetup, out_dir: str | Path,

@@ -164,17 +164,36 @@ class StackCoster:
             self._grids[width] = (tiles, offsets, starts, stops)
         return self._grids[width]
 
-    def evaluate(self, s: int, e: int) -> dict | None:
-        """Per-tile-width arrays of stack (s, e): base costs, caching gains, peak words per level."""
+    def layout(self, s: int, e: int) -> dict | None:
+        """Table-free part of stack (s, e): per tile width its tiles' region widths per layer, peak words per
+        level and whether it fits (None for an invalid stack)."""
         if not self._valid(s, e):
             return None
         tiles, offsets, starts, stops = self._grid(self.w.layers[e].shape.P)
         regions = self._regions(s, e, starts, stops)
         widths = {k: hi - lo for k, (lo, hi) in regions.items()}
         ntile = len(tiles)
+        need: dict[str, list[np.ndarray]] = {}
+        for k in range(s, e + 1):
+            src = self.w.layers[k].src
+            self._add_need(need, s, e, k, widths, offsets, src is not None and src >= s)
+        peak = {lv: np.max(np.vstack(v), axis=0) for lv, v in need.items()}
+        fits = np.ones(ntile, dtype=bool)
+        for level, words in peak.items():
+            fits &= words <= self.caps[level]
+        avail = self.lv.weights.words - peak.get(self.lv.weights.name, np.zeros(ntile, dtype=np.int64))
+        fits &= avail >= 0
+        return dict(tiles=tiles, offsets=offsets, widths=widths, peak=peak, fits=fits, avail=avail)
+
+    def evaluate(self, s: int, e: int) -> dict | None:
+        """Per-tile-width arrays of stack (s, e): base costs, caching gains, peak words per level."""
+        geo = self.layout(s, e)
+        if geo is None:
+            return None
+        tiles, offsets, widths = geo["tiles"], geo["offsets"], geo["widths"]
+        ntile = len(tiles)
         base = {m: np.zeros(ntile) for m in self.metrics}
         gains: list[tuple[int, dict[str, np.ndarray], int]] = []
-        need: dict[str, list[np.ndarray]] = {}
         for k in range(s, e + 1):
             lay = self.w.layers[k]
             in_chip = lay.src is not None and lay.src >= s
@@ -190,19 +209,12 @@ class StackCoster:
                     per_metric[m] = su - (u0 - c0 + np.add.reduceat(self._root(m, cac, k)[wk], offsets) ** 2)
             if per_metric:
                 gains.append((lay.shape.weight_words, per_metric, k))
-            self._add_need(need, s, e, k, widths, offsets, in_chip)
         spill = self._spill_words(s, e, widths, offsets)
         base_e = base["energy"] + spill * self.dram_uj_per_word
         base_c = base.get("cycles", np.zeros(ntile)) + spill / self.opt.dram_words_per_cycle
-        peak = {lv: np.max(np.vstack(v), axis=0) for lv, v in need.items()}
-        fits = np.ones(ntile, dtype=bool)
-        for level, words in peak.items():
-            fits &= words <= self.caps[level]
-        avail = self.lv.weights.words - peak.get(self.lv.weights.name, np.zeros(ntile, dtype=np.int64))
-        fits &= avail >= 0
         priced = np.isfinite(base_e) & np.isfinite(base_c)
-        return dict(tiles=tiles, base_e=base_e, base_c=base_c, gains=gains, fits=fits, priced=priced,
-                    avail=avail, peak=peak)
+        return dict(tiles=tiles, base_e=base_e, base_c=base_c, gains=gains, fits=geo["fits"], priced=priced,
+                    avail=geo["avail"], peak=geo["peak"])
 
     def options(self, s: int, e: int, cutoff: float = INF) -> list[StackOption]:
         """Best option of stack (s, e) for scalar objectives, the (energy, cycles) Pareto set for EDP."""
