@@ -91,12 +91,14 @@ def fusion_case(net: str, work: Path, cores: int) -> dict:
     mapper_s = sum(r.get("seconds") or 0.0 for b in batches for r in b["results"].values())
     costs = json.loads((out / f"fusion_tiling/{net}/{ACCEL}/costs/costs.json").read_text())
     entries = sum(len(row) for rows in costs["entries"].values() for row in rows.values())
+    skipped = len(costs.get("skipped") or [])
     plan = json.loads((out / f"{plan_dir}/plan.json").read_text())
     with open(out / f"{plan_dir}/comparison.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     print(
         f"{net}/{ACCEL} fusion-tiling stage: {wall:.1f} s wall, {cpu:.1f} s CPU on {cores} cores; "
-        f"{len(costs['layers'])} layers, {entries} table entries, {tiles} tiles in {len(batches)} batch jobs, "
+        f"{len(costs['layers'])} layers, {entries} table entries ({skipped} more skipped), {tiles} tiles in "
+        f"{len(batches)} batch jobs, "
         f"mapper {mapper_s:.1f} s ({mapper_s / max(1, tiles):.3f} s a tile)"
     )
     for r in rows:

@@ -487,25 +487,32 @@ def test_fusion_tiling_disabled_adds_nothing() -> None:
 def test_fusion_tiling_jobs_are_plan_jobs_keyed_and_targets_follow_the_types() -> None:
     from fusionsim.workflow.fusion_tiling import fusion_tiling_targets
 
+    # 2 layers: SLC at the full width, six types at widths 6 and 13 -- all of them with full_tables
+    full = fusion_plan(fusion_config(full_tables=True))
+    assert len(full.jobs) == len(full.uses[("alexnet", "simba_like")]) == 2 + 6 * 2 * 2
+    assert full.skipped[("alexnet", "simba_like")] == []
+    # by default the 13 entries no stack option fitting on chip reads are not mapped (fusion/skip.py)
     ft = fusion_plan(fusion_config())
     uses = ft.uses[("alexnet", "simba_like")]
-    # 2 layers: SLC at the full width, six types at widths 6 and 13
-    assert len(ft.jobs) == len(uses) == 2 + 6 * 2 * 2
-    assert sorted(u for us in uses.values() for u in us)[0] == ["ELBLC", 1, 6]
+    skipped = ft.skipped[("alexnet", "simba_like")]
+    assert len(ft.jobs) == len(uses) == 2 + 6 * 2 * 2 - 13 and len(skipped) == 13
+    assert ["Start", 2, 13, "unused"] in skipped and ["WCC", 1, 6, "unused"] in skipped
+    assert sorted(u for us in uses.values() for u in us)[0] == ["ELBLC", 1, 13]
+    assert set(ft.jobs) <= set(full.jobs)  # the same tiles, fewer of them
     targets = fusion_tiling_targets(ft)
     base = "results/fusion_tiling/alexnet/simba_like"
     assert f"{base}/costs/Start.json" in targets and f"{base}/costs/costs.json" in targets
     assert f"{base}/plan/plan.json" in targets and f"{base}/plan/comparison.csv" in targets
     # a subset of types: tables only (the search reads all seven)
     sub = fusion_plan(fusion_config(types=["SLC", "Start"]))
-    assert len(sub.jobs) == 2 + 2 * 2 and set(sub.jobs) <= set(ft.jobs)  # same content, same keys
+    assert len(sub.jobs) == 2 + 2 * 2 and set(sub.jobs) <= set(full.jobs)  # same content, same keys
     assert not [t for t in fusion_tiling_targets(sub) if "/plan/" in t]
     job = next(iter(ft.jobs))
     assert set(ft.tile_inputs(job)) == {"arch", "ert", "constraints", "components"}
     params = ft.tile_params(job)
     assert params["dram"] == "DRAM" and params["mapper"]["mapper"]["timeout"] == 200
     # batches: per layer shape, widths 1-8 and 9-16 apart, every DRAM rule together; each tile in one batch
-    assert sorted(len(v) for v in ft.batches.values()) == [6, 6, 7, 7]
+    assert sorted(len(v) for v in ft.batches.values()) == [2, 2, 4, 5]
     assert sorted(k for v in ft.batches.values() for k in v) == sorted(ft.jobs)
     batch = ft.batch_of[job]
     assert set(ft.batch_inputs(batch)) == set(ft.tile_inputs(job))
@@ -515,7 +522,7 @@ def test_fusion_tiling_jobs_are_plan_jobs_keyed_and_targets_follow_the_types() -
     # the batches of a subset of types are other keys; a changed width list leaves untouched blocks alone
     assert not set(sub.batches) & set(ft.batches)
     more = fusion_plan(fusion_config(tiles=[6, 7, 13]))  # width 7 joins the block of 6; 13 (+ SLC) is untouched
-    assert {b for b, v in ft.batches.items() if len(v) == 7} == set(more.batches) & set(ft.batches)
+    assert {b for b, v in ft.batches.items() if len(v) > 2} == set(more.batches) & set(ft.batches)
     assert ft.levels("simba_like")["weights_level"] == "PEWeightBuffer:524288"
 
 
@@ -532,7 +539,9 @@ def test_fusion_tile_keys_cover_budget_and_version_not_search_settings(
 
 
 def test_fusion_tiles_are_shared_by_equal_layers() -> None:
-    ft = fusion_plan(fusion_config(networks=["vgg16"], layers={"vgg16": ["conv3_2", "conv3_3"]}, tiles=[7]))
+    ft = fusion_plan(
+        fusion_config(networks=["vgg16"], layers={"vgg16": ["conv3_2", "conv3_3"]}, tiles=[7], full_tables=True)
+    )
     uses = ft.uses[("vgg16", "simba_like")]
     # conv3_2 and conv3_3 have one shape: every job answers both layers
     assert len(ft.jobs) == 1 + 6
@@ -604,7 +613,8 @@ def test_fusion_costs_and_search_from_tile_results(tmp_path: Path) -> None:
         f.write_text(json.dumps({"format": "fusionsim-fusion-batch/1", "results": found}))
         results.append(str(f))
     costs = tmp_path / "costs"
-    tables = write_fusion_costs(str(layers), results, ft.uses[("alexnet", "simba_like")], str(costs))
+    skipped = ft.skipped[("alexnet", "simba_like")]
+    tables = write_fusion_costs(str(layers), results, ft.uses[("alexnet", "simba_like")], str(costs), skipped)
     assert tables.jobs == len(ft.jobs) and tables.seconds == pytest.approx(0.5 * len(ft.jobs))
     loaded = load_tables(costs)
     assert loaded.energy["SLC"] == {1: {13: 169.0}, 2: {13: 169.0}} and loaded.cycles is not None
@@ -612,6 +622,8 @@ def test_fusion_costs_and_search_from_tile_results(tmp_path: Path) -> None:
     plan = run_fusion_search(layers_dir=str(layers), costs_dir=str(costs), levels=ft.levels("simba_like"),
                              objective="energy", variant="exact", out_dir=str(plan_dir))  # fmt: skip
     assert plan.fused_uJ <= plan.layer_by_layer_uJ == pytest.approx(2 * 169.0)
+    assert loaded.energy["WCC"] == {1: {}, 2: {}}  # every WCC entry skipped: the rows stay
+    assert any(n.startswith("13 of 26 table entries not computed") for n in plan.notes)
     assert {p.name for p in plan_dir.iterdir()} == {
         "plan.json", "plan.log", "statistics.csv", "tiling.png", "energy.png", "comparison.csv"
     }  # fmt: skip

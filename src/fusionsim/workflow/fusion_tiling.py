@@ -61,6 +61,8 @@ class FusionTilingPlan:
     batch_of: dict[str, str] = field(default_factory=dict)
     # (net, accel) -> job key -> the (type, layer number, tile width) entries it answers there
     uses: dict[tuple[str, str], dict[str, list[list[Any]]]] = field(default_factory=dict)
+    # (net, accel) -> [type, layer number, width, reason] of the entries not mapped (fusion/skip.py)
+    skipped: dict[tuple[str, str], list[list[Any]]] = field(default_factory=dict)
 
     def network_names(self) -> list[str]:
         return list(self.datasets)
@@ -299,7 +301,15 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
             salt=f"{name}|{version}",
         )
         for net, layer_set in sets.items():
-            jobs = bs.plan_jobs(list(layer_set.layers), setup, ft.types, tiles)
+            skipped: dict[tuple[str, int, int], str] = {}
+            if ft.searchable() and cfg["variant"] == "exact" and not cfg.get("full_tables"):
+                from fusionsim.fusion import skip
+                from fusionsim.fusion.plan import BufferLevels, Level
+
+                levels = BufferLevels(*(Level.parse(ft.levels(name)[k], f"fusion.{k}") for k in FUSION_LEVELS))
+                skipped = skip.unused_entries(layer_set, levels, bs.enumerate_entries(layer_set.layers, ft.types, tiles))
+            ft.skipped[(net, name)] = [[*e, why] for e, why in sorted(skipped.items())]
+            jobs = bs.plan_jobs(list(layer_set.layers), setup, ft.types, tiles, skip=skipped)
             ft.uses[(net, name)] = {j.key: [list(u) for u in j.uses] for j in jobs}
             for j in jobs:
                 ft.jobs.setdefault(j.key, FusionTileJob(j.key, name, j.problem, j.dram_keep))

@@ -97,16 +97,25 @@ def read_tile_results(files: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def write_fusion_costs(
-    layers_dir: str, results: list[str], uses: dict[str, list[list[Any]]], out_dir: str
+    layers_dir: str,
+    results: list[str],
+    uses: dict[str, list[list[Any]]],
+    out_dir: str,
+    skipped: list[list[Any]] | None = None,
 ) -> Any:
     """The cost tables of one (network, accelerator) from its batch jobs' results.json files: the seed's
-    `<TYPE>.json`, `<TYPE>_cycles.json`, `<TYPE>/Layer<k>.json`, and our costs.json (written last)."""
+    `<TYPE>.json`, `<TYPE>_cycles.json`, `<TYPE>/Layer<k>.json`, and our costs.json (written last). `skipped`
+    entries (not mapped) are listed in costs.json; every table keeps a row per layer."""
     from fusionsim.fusion import benchmark_stage as bs
 
     found = read_tile_results(results)
     jobs = [bs.BenchJob(k, {}, None, tuple(tuple(u) for u in us)) for k, us in uses.items()]
     tables = bs.assemble_tables(bs.load_layer_dir(layers_dir), jobs, found)
     tables.seconds = sum(float(found[k].get("seconds") or 0.0) for k in uses)
+    tables.skipped = [list(e) for e in skipped or []]
+    for kind in dict.fromkeys(e[0] for e in tables.skipped):
+        for lay in tables.layers:
+            tables.entries.setdefault(kind, {}).setdefault(lay.number, {})
     bs.write_tables(tables, out_dir)
     return tables
 
@@ -134,6 +143,12 @@ def run_fusion_search(
     validate_tables(tables, shapes)
     if variant == "exact":
         plan = search_exact(workload, tables, buffers, objective)
+        skipped = bs.read_skipped(Path(costs_dir) / "costs.json")
+        if skipped:
+            from fusionsim.fusion.skip import describe
+
+            total = len(skipped) + sum(len(r) for t in tables.energy.values() for r in t.values())
+            plan.notes += describe(skipped, total)
     else:
         if len(shapes) > 1:
             check_capacity(StackCoster(workload, tables, buffers))
