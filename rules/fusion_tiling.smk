@@ -5,10 +5,15 @@
 # network and layer with that tile -> the cost tables of each (network, accelerator) -> the search's plan,
 # statistics, plots and comparison vs layer-by-layer. Keys and paths come from
 # fusionsim.workflow.fusion_tiling.fusion_tiling_plan (benchmark_stage.plan_jobs keys).
+from fusionsim.sweeps.fusion import add_sweep_fusion
 from fusionsim.workflow.fusion_tiling import fusion_tiling_plan, fusion_tiling_targets
 
 FUSION_TILING = or_exit(
     CONFIG_SOURCES, fusion_tiling_plan, PLAN, config, workflow.basedir
+)
+# sweeps with `fusion_tiling: true` add their points' variants (rendered fusion levels) and networks
+FUSION_TILING = or_exit(
+    CONFIG_SOURCES, add_sweep_fusion, FUSION_TILING, SWEEPS, PLAN, config
 )
 
 

@@ -18,11 +18,12 @@ def main(smk) -> None:
         out_dir=smk.output.plan.rsplit("/", 1)[0],
     )
     logging.info(
-        "%s/%s %s %s: fused %.4f uJ vs layer-by-layer %.4f uJ (%.3f %%), %.3f s",
+        "%s/%s %s %s on %s: fused %.4f uJ vs layer-by-layer %.4f uJ (%.3f %%), %.3f s",
         smk.wildcards.net,
         smk.wildcards.accel,
         plan.variant,
         plan.objective,
+        " ".join(dict(smk.params.levels).values()),
         plan.fused_uJ,
         plan.layer_by_layer_uJ,
         plan.saving_pct,

@@ -14,6 +14,7 @@ def main(smk) -> None:
         point_files=list(smk.input.points),
         art_files=dict(smk.params.arts),
         parameters=list(smk.params.parameters),
+        fused_files=list(smk.input.fused),
         outputs={"points": smk.output.points, "pareto": smk.output.pareto, "plot": smk.output.plot},
     )
     logging.info("sweep %s: %d Pareto rows", smk.wildcards.sweep, len(front))

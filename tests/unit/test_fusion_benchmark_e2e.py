@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from fusionsim.cli.fusion_benchmark import register, setup_from_args
 from fusionsim.fusion import benchmark_stage as bs
@@ -15,6 +14,7 @@ from fusionsim.fusion.plan import BufferLevels, Level
 from fusionsim.fusion.search import search_exact
 from fusionsim.fusion.tables import TYPES, load_layers, load_tables, validate_tables
 from fusionsim.fusion.workload import load_workload
+from fusionsim.sweeps.params import fusion_section
 from fusionsim.workloads.problem import _shape
 
 ACCEL = Path(__file__).resolve().parents[2] / "accelerators" / "simba_like"
@@ -82,9 +82,9 @@ def test_rerun_reuses_finished_jobs_and_two_types_write_two_tables(bench, tmp_pa
 @pytest.mark.parametrize("accel", ["simba_like", "gemmini_like"])
 def test_shipped_accelerators_run_a_typed_job(accel: str, tmp_path: Path) -> None:
     root = ACCEL.parent / accel
-    manifest = yaml.safe_load((root / "accelerator.yaml").read_text())
+    fusion = fusion_section(root / "accelerator.yaml")  # templated sizes rendered at the defaults
     for key in ("weights_level", "inputs_level", "outputs_level"):
-        Level.parse(manifest["fusion"][key])
+        Level.parse(fusion[key])
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     args = parser.parse_args(["fusion-benchmark", "--layers", str(tmp_path), "--accelerator", str(root),

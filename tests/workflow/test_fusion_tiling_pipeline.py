@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fusionsim.sweeps.params import fusion_section
+
 from .conftest import ROOT, dry_run_jobs, need_mapper, snakemake, write_overlay
 
 pytestmark = pytest.mark.slow
@@ -93,7 +95,7 @@ def test_fusion_tiling_tables_plan_noop_and_objective_rerun(tmp_path: Path) -> N
     assert (
         entry["energy_uJ"] > 0 and entry["cycles"] > 0 and entry["macs"] > 0 and "DRAM" in entry["levels_pJ"]
     )
-    fusion = yaml.safe_load((ROOT / "accelerators" / ACCEL / "accelerator.yaml").read_text())["fusion"]
+    fusion = fusion_section(ROOT / "accelerators" / ACCEL / "accelerator.yaml")  # templates rendered
     cli = subprocess.run(
         [sys.executable, "-m", "fusionsim", "fusion-search", "--costs", str(costs),
          "--layers", str(out / "fusion_tiling" / NET / "layers"),

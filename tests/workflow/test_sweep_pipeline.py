@@ -4,6 +4,7 @@ res.csv (both with the ERT the pipeline builds), and a new grid value adds only 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -111,3 +112,33 @@ def test_unknown_sweep_parameter_is_one_line_and_exit_2(tmp_path: Path) -> None:
     lines = [x for x in proc.stderr.splitlines() if "pe_rows" in x]
     assert len(lines) == 1 and str(overlay) in lines[0] and "key 'sweeps.s.grid.pe_rows'" in lines[0]
     assert "fix: its parameters are: pe_count, glb_kib, word_bits" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_sweep_with_fusion_tiling_adds_the_fused_saving_per_point(tmp_path: Path) -> None:
+    """Two global-buffer sizes with `fusion_tiling: true` on AlexNet conv4 + conv5 (widths 6, 13): every row of
+    points.csv has the fused columns from its own search, whose levels are the point's rendered sizes."""
+    need_mapper()
+    overlay = write_overlay(tmp_path / "fused.yaml", {
+        "networks": ["alexnet"], "datasets": ["imagenet"], "layers": {"alexnet": ["fc8"]},
+        "accelerators": {"simba_like": {}}, "mapper": {"timeout": 200, "victory_condition": 20},
+        "sparsity": {"enabled": False}, "fusion": {"enabled": False},
+        "fusion_tiling": {"enabled": False, "tiles": [6, 13], "mapper": {"timeout": 200, "victory_condition": 20}},
+        "sweeps": {"f": {"accelerator": "simba_like", "networks": ["alexnet"], "datasets": ["imagenet"],
+                         "layers": {"alexnet": ["conv4", "conv5"]}, "grid": {"glb_kib": [64, 256]},
+                         "fusion_tiling": True}},
+    })
+    work = tmp_path / "work"
+    _run(work, overlay)
+    out = work / "results"
+    pts = pd.read_csv(out / "sweeps/f/points.csv")
+    fused = ["fusion_lbl_energy_uJ", "fused_energy_uJ", "fused_cycles", "fusion_saving_pct"]
+    assert len(pts) == 2 and set(fused) <= set(pts.columns) and pts[fused].notna().all().all()
+    (fid,) = [p.name for p in (out / "fusion_tiling").iterdir()]  # alexnet.imagenet.<hash of the subset>
+    assert fid.startswith("alexnet.imagenet.")
+    for _, row in pts.iterrows():
+        plan = json.loads((out / f"fusion_tiling/{fid}/{row['point']}/plan/plan.json").read_text())
+        assert row["fusion_saving_pct"] == pytest.approx(plan["saving_pct"], abs=1e-6)
+        assert row["fused_energy_uJ"] == pytest.approx(plan["fused_uJ"], rel=1e-9)
+        words = row["glb_kib"] * 1024 * 8 // 16
+        log = (out / f"logs/search_fusion_plan/{fid}/{row['point']}.log").read_text()
+        assert f"PEInputBuffer:{words} PEAccuBuffer:{words}" in log, log

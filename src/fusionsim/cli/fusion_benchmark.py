@@ -11,6 +11,7 @@ from fusionsim.errors import InputError
 from fusionsim.fusion import benchmark_stage as bs
 from fusionsim.fusion.tables import TYPES
 from fusionsim.spec.yaml_io import load_yaml_any
+from fusionsim.sweeps.params import fusion_section
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -110,7 +111,8 @@ def setup_from_args(args: argparse.Namespace, build_ert: bool = True) -> tuple[b
         [root / c for c in kinds.get("constraints", [])] if root is not None else [])
     if not cons:
         raise InputError("no base constraints", key="--constraints", fix="pass --constraints or --accelerator")
-    fusion = raw.get("fusion") or {}
+    # templated level sizes rendered at the manifest's parameter defaults (fusionsim.sweeps.params)
+    fusion = fusion_section(root / "accelerator.yaml") if root is not None else {}
     arch = pick(args.arch, raw.get("arch"), "arch")
     components = pick(args.components, raw.get("components"), "")
     if not args.ert and not raw.get("ert") and root is not None:

@@ -117,6 +117,35 @@ def render_file(root: str | Path, rel: str, values: dict[str, Any]) -> str:
     return text
 
 
+def render_section(section: dict[str, Any], values: dict[str, Any], file: object, where: str) -> dict[str, Any]:
+    """A manifest section with each string value rendered as a Jinja2 template at `values` (sandboxed, strict):
+    `weights_level: "PEWeightBuffer:{{ 4096 * pe_count }}"`. Values without `{{` are kept as they are."""
+    out = dict(section)
+    for key, value in section.items():
+        if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
+            continue
+        try:
+            out[key] = _environment().from_string(value).render(**values)
+        except TemplateError as exc:
+            raise InputError(f"template error: {exc.message or exc}", file=file, key=f"{where}.{key}",
+                             fix="use only the manifest's parameters (" + (", ".join(values) or "none")
+                             + ") in {{ ... }} expressions") from None
+    return out
+
+
+def fusion_section(manifest: str | Path) -> dict[str, Any]:
+    """An accelerator manifest's `fusion:` section with its templated values rendered at the manifest's
+    parameter defaults (a rendered variant's manifest has them rendered already and declares none)."""
+    manifest = Path(manifest)
+    raw = load_yaml_any(manifest, allow_empty=True) or {}
+    section = raw.get("fusion") or {}
+    if not isinstance(section, dict):
+        raise InputError("expected a mapping", file=manifest, key="fusion",
+                         fix="e.g. fusion: {dram: DRAM, weights_level: GlobalBuffer:65536, ...}")
+    params = raw.get("parameters") or {}
+    return render_section(section, params if isinstance(params, dict) else {}, manifest, "fusion")
+
+
 def render_texts(root: str | Path, values: dict[str, Any]) -> dict[str, str]:
     """Every manifest-named file's text at `values` (relative path -> text)."""
     return {rel: render_file(root, rel, values) for rel in template_files(root)}
@@ -149,7 +178,8 @@ def _write_if_changed(path: Path, data: bytes) -> None:
 def render_accelerator(root: str | Path, values: dict[str, Any], dest: str | Path,
                        texts: dict[str, str] | None = None) -> Path:
     """Write a plain accelerator folder at `values` into `dest`: the rendered files, the component classes and a
-    manifest without `parameters` and without `ert` (the variant's ERT and ART are built, rule build_ert).
+    manifest without `parameters` and without `ert` (the variant's ERT and ART are built, rule build_ert), its
+    `fusion:` values rendered at `values`.
 
     Files are written only when their bytes change, so re-planning never makes cached jobs look stale."""
     root, dest = Path(root), Path(dest)
@@ -162,6 +192,8 @@ def render_accelerator(root: str | Path, values: dict[str, Any], dest: str | Pat
         for f in sorted(src.glob("*.yaml")):
             _write_if_changed(dest / raw["components"] / f.name, f.read_bytes())
     manifest = {k: v for k, v in raw.items() if k not in ("parameters", "ert")}
+    if isinstance(raw.get("fusion"), dict):  # the fusion search's level sizes follow the point's parameters
+        manifest["fusion"] = render_section(raw["fusion"], values, path, "fusion")
     manifest["name"] = dest.name
     manifest["rendered_from"] = {"accelerator": root.name, "parameters": dict(values)}
     head = f"# Rendered from {path} at {values} (fusionsim.sweeps.params); do not edit.\n"

@@ -49,12 +49,25 @@ def pareto_front(points: pd.DataFrame, group: tuple[str, ...] = ("network", "dat
     return points.loc[sorted(keep)]
 
 
+FUSED_COLUMNS = ["fusion_lbl_energy_uJ", "fused_energy_uJ", "fused_cycles", "fusion_saving_pct"]
+
+
+def fused_columns(comparison: str | Path) -> dict[str, float]:
+    """The fused-saving columns of one row from its fusion search's comparison.csv (layer-by-layer, fused)."""
+    frame = pd.read_csv(comparison)
+    lbl = frame[frame["schedule"] == "layer_by_layer"].iloc[0]
+    fused = frame[frame["schedule"] != "layer_by_layer"].iloc[0]
+    return dict(zip(FUSED_COLUMNS, (float(lbl["energy_uJ"]), float(fused["energy_uJ"]), float(fused["cycles"]),
+                                    float(fused["saving_pct"])), strict=True))
+
+
 def points_table(rows: list[dict[str, Any]], point_files: list[str], art_files: dict[str, str],
-                 parameters: list[str]) -> pd.DataFrame:
-    """points.csv's frame: the parameter columns, point, network, dataset, energy, cycles, area, EDP, validity."""
+                 parameters: list[str], fused_files: list[str] | None = None) -> pd.DataFrame:
+    """points.csv's frame: the parameter columns, point, network, dataset, energy, cycles, area, EDP, validity;
+    with `fused_files` (each row's fusion-search comparison.csv) also FUSED_COLUMNS."""
     areas = {pid: area_mm2(f) for pid, f in art_files.items()}
     out = []
-    for row, f in zip(rows, point_files, strict=True):
+    for k, (row, f) in enumerate(zip(rows, point_files, strict=True)):
         res = json.loads(Path(f).read_text())
         energy = res["energy_uJ"] if res["valid"] else math.nan
         cycles = res["cycles"] if res["valid"] else math.nan
@@ -69,9 +82,10 @@ def points_table(rows: list[dict[str, Any]], point_files: list[str], art_files: 
             "edp": energy * cycles,
             "valid": bool(res["valid"]),
             "invalid_reason": "; ".join(res.get("invalid_layers") or []),
+            **(fused_columns(fused_files[k]) if fused_files else {}),
         })
-    columns = [*parameters, "point", "network", "dataset", "energy_uJ", "cycles", "area_mm2", "edp", "valid",
-               "invalid_reason"]
+    columns = [*parameters, "point", "network", "dataset", "energy_uJ", "cycles", "area_mm2", "edp",
+               *(FUSED_COLUMNS if fused_files else []), "valid", "invalid_reason"]
     return pd.DataFrame(out, columns=columns)
 
 
@@ -117,9 +131,10 @@ def plot_pareto(points: pd.DataFrame, front: pd.DataFrame, title: str, out: str 
 
 
 def write_sweep_tables(*, sweep: str, rows: list[dict[str, Any]], point_files: list[str],
-                       art_files: dict[str, str], parameters: list[str], outputs: dict[str, str]) -> pd.DataFrame:
+                       art_files: dict[str, str], parameters: list[str], outputs: dict[str, str],
+                       fused_files: list[str] | None = None) -> pd.DataFrame:
     """Write points.csv, pareto.csv and pareto.png of one sweep; returns the Pareto rows."""
-    points = points_table(rows, point_files, art_files, parameters)
+    points = points_table(rows, point_files, art_files, parameters, fused_files)
     front = pareto_front(points)
     write_text(outputs["points"], _csv(points))
     write_text(outputs["pareto"], _csv(front))

@@ -47,6 +47,10 @@ class Sweep:
     workloads: dict[str, str] = field(default_factory=dict)  # net -> workload file
     layers: dict[tuple[str, str], list[Layer]] = field(default_factory=dict)
     keys: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)  # (point, net, ds) -> layer keys
+    layer_subsets: dict[str, list[str]] = field(default_factory=dict)  # net -> the `layers:` names it picks
+    fusion_tiling: bool = False  # the exact fusion search per point (fusionsim.sweeps.fusion)
+    # (point, net, ds) -> that search's comparison.csv (filled by sweeps.fusion.add_sweep_fusion)
+    fused: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 @dataclass
@@ -125,6 +129,7 @@ class SweepPlan:
         return {
             "points": [f"{self.point_dir(sweep, r['network'], r['dataset'], r['point'])}/point.json" for r in rows],
             "arts": [self.art_path(p) for p in s.points],
+            "fused": [s.fused[(r["point"], r["network"], r["dataset"])] for r in rows] if s.fusion_tiling else [],
         }
 
     def table_rows(self, sweep: str) -> list[dict[str, Any]]:
@@ -194,7 +199,7 @@ def sweep_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) -> Sweep
         P.check_defaults(root)
         points = expand_points(spec, where)
         swept = list(dict.fromkeys(k for p in points for k in p))
-        sweep = Sweep(name, spec["accelerator"], swept)
+        sweep = Sweep(name, spec["accelerator"], swept, fusion_tiling=bool(spec.get("fusion_tiling")))
         for i, point in enumerate(points):
             values = P.resolve_values(root, point, f"{where}.grid" if spec.get("grid") else f"{where}.points[{i}]")
             pid, dest, texts = _variant(root, values, plan.out)
@@ -215,6 +220,7 @@ def sweep_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) -> Sweep
             networks[net] = load_network(path)
             sweep.workloads[net] = str(path)
         wanted = spec.get("layers") or {}
+        sweep.layer_subsets = {net: list(names) for net, names in wanted.items() if names}
         for net in wanted:
             if net not in networks:
                 raise InputError(f"network {net!r} is not in this sweep's networks", file="config.yaml",

@@ -63,6 +63,8 @@ class FusionTilingPlan:
     uses: dict[tuple[str, str], dict[str, list[list[Any]]]] = field(default_factory=dict)
     # (net, accel) -> [type, layer number, width, reason] of the entries not mapped (fusion/skip.py)
     skipped: dict[tuple[str, str], list[list[Any]]] = field(default_factory=dict)
+    # the (net, accel) pairs of the stage's own targets (a sweep adds pairs its tables ask for)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
 
     def network_names(self) -> list[str]:
         return list(self.datasets)
@@ -106,11 +108,10 @@ class FusionTilingPlan:
     def targets(self) -> list[str]:
         """Cost tables of every (network, accelerator), and its plan files when all seven types are benchmarked."""
         out: list[str] = []
-        for net in self.datasets:
-            for acc in self.accelerators:
-                out += self.cost_files(net, acc)
-                if self.searchable():
-                    out += self.plan_files(net, acc)
+        for net, acc in self.pairs:
+            out += self.cost_files(net, acc)
+            if self.searchable():
+                out += self.plan_files(net, acc)
         return out
 
     # -- rule inputs and params
@@ -211,8 +212,10 @@ def fusion_layer_set(workload: str | Path, dataset: str, names: list[str] | None
 
 
 def _fusion_section(acc: Accelerator, need_levels: bool) -> dict[str, Any]:
+    from fusionsim.sweeps.params import fusion_section
+
     manifest = acc.root / "accelerator.yaml"
-    section = (load_yaml_any(manifest, allow_empty=True) or {}).get("fusion") or {}
+    section = fusion_section(manifest)  # templated sizes rendered at the manifest's parameter defaults
     for key in FUSION_LEVELS if need_levels else ():
         if not section.get(key):
             raise InputError(
@@ -231,8 +234,6 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
     accelerator files' bytes, the merged mapper settings, engine, seed, and (salt) the accelerator's name and
     the model version, so equal tiles of several networks on one accelerator are one job.
     """
-    from fusionsim.fusion import benchmark_stage as bs
-
     ft = FusionTilingPlan(out=plan.out)
     cfg = config.get("fusion_tiling") or {}
     if not cfg.get("enabled"):
@@ -278,51 +279,67 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
     version = model_version()
     for name in cfg["accelerators"]:
         acc = plan.accelerators.get(name) or plan.job_accelerators.get(name) or load_accelerator(adir, name)
-        ft.accelerators[name] = acc
-        ft.erts[name] = plan.ert_path(acc)  # shipped, or written by rule build_ert (keyed by its build key)
-        ft.fusion[name] = _fusion_section(acc, ft.searchable())
-        files = acc.files_for("default")
-        base = load_yaml_any(files.mapper, allow_empty=True) or {}
         over = (
             (config["accelerators"].get(name) or {}).get("mapper") if name in config["accelerators"] else None
         )
-        ft.mappers[name] = merge_mapper_settings(base, config["mapper"], over, cfg["mapper"])
-        setup = bs.BenchSetup(
-            arch=acc.arch,
-            ert=Path(ft.erts[name]),
-            constraints=files.constraints,
-            mapper=files.mapper,
-            components=acc.components,
-            ert_key=plan.ert_builds.get(name) if acc.ert is None else None,
-            dram=ft.fusion[name].get("dram", "DRAM"),
-            engine=ft.engine,
-            seed=ft.seed,
-            mapper_text=json.dumps(ft.mappers[name], sort_keys=True),
-            salt=f"{name}|{version}",
-        )
-        for net, layer_set in sets.items():
-            skipped: dict[tuple[str, int, int], str] = {}
-            if ft.searchable() and cfg["variant"] == "exact" and not cfg.get("full_tables"):
-                from fusionsim.fusion import skip
-                from fusionsim.fusion.plan import BufferLevels, Level
-
-                levels = BufferLevels(*(Level.parse(ft.levels(name)[k], f"fusion.{k}") for k in FUSION_LEVELS))
-                skipped = skip.unused_entries(layer_set, levels, bs.enumerate_entries(layer_set.layers, ft.types, tiles))
-            ft.skipped[(net, name)] = [[*e, why] for e, why in sorted(skipped.items())]
-            jobs = bs.plan_jobs(list(layer_set.layers), setup, ft.types, tiles, skip=skipped)
-            ft.uses[(net, name)] = {j.key: [list(u) for u in j.uses] for j in jobs}
-            for j in jobs:
-                ft.jobs.setdefault(j.key, FusionTileJob(j.key, name, j.problem, j.dram_keep))
-    _batch_tiles(ft)
+        add_fusion_accelerator(ft, plan, acc, sets, tiles, [config["mapper"], over, cfg["mapper"]], version,
+                               skip_unused=cfg["variant"] == "exact" and not cfg.get("full_tables"))
+        ft.pairs += [(net, name) for net in sets]
+    batch_fusion_tiles(ft)
     return ft
 
 
-def _batch_tiles(ft: FusionTilingPlan) -> None:
+def add_fusion_accelerator(ft: FusionTilingPlan, plan: Plan, acc: Accelerator, sets: dict[str, Any],
+                           tiles: list[int] | None, mappers: list[dict[str, Any] | None], version: str,
+                           skip_unused: bool = False) -> None:
+    """Register the tile jobs of every layer set in `sets` (net -> LayerSet) on `acc` (mapper file, then the
+    `mappers` overrides in order), without the entries no stack option that fits on chip reads when
+    `skip_unused` (and all seven types are searched); call `batch_fusion_tiles` after the last one."""
+    from fusionsim.fusion import benchmark_stage as bs
+
+    name = acc.name
+    ft.accelerators[name] = acc
+    ft.erts[name] = plan.ert_path(acc)  # shipped, or written by rule build_ert (keyed by its build key)
+    ft.fusion[name] = _fusion_section(acc, ft.searchable())
+    files = acc.files_for("default")
+    base = load_yaml_any(files.mapper, allow_empty=True) or {}
+    ft.mappers[name] = merge_mapper_settings(base, *mappers)
+    setup = bs.BenchSetup(
+        arch=acc.arch,
+        ert=Path(ft.erts[name]),
+        constraints=files.constraints,
+        mapper=files.mapper,
+        components=acc.components,
+        ert_key=plan.ert_builds.get(name) if acc.ert is None else None,
+        dram=ft.fusion[name].get("dram", "DRAM"),
+        engine=ft.engine,
+        seed=ft.seed,
+        mapper_text=json.dumps(ft.mappers[name], sort_keys=True),
+        salt=f"{name}|{version}",
+    )
+    for net, layer_set in sets.items():
+        skipped: dict[tuple[str, int, int], str] = {}
+        if skip_unused and ft.searchable():
+            from fusionsim.fusion import skip
+            from fusionsim.fusion.plan import BufferLevels, Level
+
+            levels = BufferLevels(*(Level.parse(ft.levels(name)[k], f"fusion.{k}") for k in FUSION_LEVELS))
+            skipped = skip.unused_entries(layer_set, levels, bs.enumerate_entries(layer_set.layers, ft.types, tiles))
+        ft.skipped[(net, name)] = [[*e, why] for e, why in sorted(skipped.items())]
+        jobs = bs.plan_jobs(list(layer_set.layers), setup, ft.types, tiles, skip=skipped)
+        ft.uses[(net, name)] = {j.key: [list(u) for u in j.uses] for j in jobs}
+        for j in jobs:
+            ft.jobs.setdefault(j.key, FusionTileJob(j.key, name, j.problem, j.dram_keep))
+
+
+def batch_fusion_tiles(ft: FusionTilingPlan) -> None:
     """Group the tile jobs into batch jobs: one per (accelerator, layer shape but the width, block of
     FUSION_BATCH_WIDTHS widths), all DRAM rules, keyed by the hash of its tile keys -- so a batch is shared by
     equal layers, and a changed width list or layer shape changes only the batches whose tiles change (a rerun
     batch reuses its unchanged tiles from the tile store)."""
     groups: dict[str, list[FusionTileJob]] = {}
+    ft.batches.clear()
+    ft.batch_of.clear()
     for job in ft.jobs.values():
         inst = dict(job.problem["problem"]["instance"])
         width = int(inst.pop("P"))
