@@ -17,7 +17,7 @@ def main(smk) -> None:
         list(smk.params.dw_levels),
         smk.output[0],
     )
-    logging.info("wrote %s: total %s", smk.output[0], rows[-1])
+    logging.info("wrote %s: total %s", smk.output[0], rows.iloc[-1].to_dict())
 
 
 main(snakemake)  # noqa: F821

@@ -28,13 +28,15 @@ from fusionsim.archon.tables import (
     EdgeLayerResult,
     build_network_tables,
     dense_block,
+    number,
     read_sparse_cycles,
     res_summary,
     sparse_block,
-    to_markdown,
+    table_frame,
     write_final_table,
     write_network_tables,
 )
+from fusionsim.frames import markdown_text
 from fusionsim.timeloop import read_stats
 
 STATS = "output/timeloop-mapper.stats.txt"
@@ -232,10 +234,10 @@ def compare_network(root: Path, net: str, ours: dict, cmp: Cmp) -> None:
 def _print_tables(root: Path, net: str, ours: dict) -> None:
     cols = RESULT_COLUMNS
     print(f"\n=== {net}/cifar10 result.csv: ours ===")
-    print(to_markdown(ours["result"], cols))
+    print(markdown_text(table_frame(ours["result"], cols), number))
     print(f"=== {net}/cifar10 result.csv: seed ===")
     t = _read_csv(root / net / "cifar10" / "result.csv")
-    print(to_markdown([dict(zip(t[0][1:], line[1:], strict=True)) for line in t[1:]], cols))
+    print(markdown_text(table_frame([dict(zip(t[0][1:], line[1:], strict=True)) for line in t[1:]], cols)))
 
 
 @pytest.mark.parametrize("net", ["fusionet", "mobilenet"])
@@ -260,7 +262,7 @@ def test_final_table_matches_seed_totals(timeloop_ref: Path, tmp_path: Path) -> 
     rows = write_final_table(totals, tmp_path)
     assert (tmp_path / "final.md").exists() and (tmp_path / "speedup.png").exists()
     assert (tmp_path / "fusionet" / "block_energy.png").exists()
-    print("\n" + to_markdown(rows, list(rows[0])))
+    print("\n" + markdown_text(table_frame(rows, list(rows[0])), number))
     for r in rows:
         seed = SEED_FINAL[r["network"]]
         ours = (

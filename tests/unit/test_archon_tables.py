@@ -19,16 +19,17 @@ from fusionsim.archon.tables import (
     final_rows,
     head_tail_layer,
     network_totals,
+    number,
     res_rows,
     res_summary,
     result_rows,
     sparse_block,
     sparse_pointwise_energy_uJ,
-    to_csv,
-    to_markdown,
+    table_frame,
     write_table,
 )
 from fusionsim.errors import InputError
+from fusionsim.frames import csv_text, markdown_text
 from fusionsim.model.result import DataspaceStats, EvalResult, LevelStats
 
 
@@ -107,8 +108,8 @@ def test_res_result_and_final_tables() -> None:
     assert set(fin[0]) == set(FINAL_TABLE_COLUMNS)
     with pytest.raises(InputError):
         final_rows({("net", "x"): {**t, "fusion_cycles": 0}})
-    assert to_csv(rows, RES_COLUMNS).splitlines()[0].startswith("block,PW1_e,DW_e")
-    assert to_markdown(res, RESULT_COLUMNS).count("\n") == len(res) + 2
+    assert csv_text(table_frame(rows, RES_COLUMNS), number).splitlines()[0].startswith("block,PW1_e,DW_e")
+    assert markdown_text(table_frame(res, RESULT_COLUMNS), number).count("\n") == len(res) + 2
 
 
 def test_final_table_against_published_totals(tmp_path) -> None:

@@ -7,6 +7,7 @@ import csv
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -254,9 +255,15 @@ def test_res_rows_seed_layout() -> None:
     ]
     costs = [(1.0, 10.0), (2.0, 20.0), (3.0, 30.0), (4.0, 40.0), (5.0, 50.0)]
     rows = res_rows(layers, costs)
-    assert [r["layer"] for r in rows] == ["conv1", "b1", "FC1", "total"]
-    assert (rows[1]["PW1/L1_e"], rows[1]["DW_e"], rows[1]["PW2_e"], rows[1]["DW_c"]) == (2.0, 3.0, 4.0, 30.0)
-    assert rows[-1]["PW1/L1_e"] == 8.0 and rows[-1]["PW2_c"] == 40.0
+    assert rows["layer"].tolist() == ["conv1", "b1", "FC1", "total"]
+    b1 = rows.iloc[1]
+    assert (b1["PW1/L1_e"], b1["DW_e"], b1["PW2_e"], b1["DW_c"]) == (2.0, 3.0, 4.0, 30.0)
+    assert rows.iloc[-1]["PW1/L1_e"] == 8.0 and rows.iloc[-1]["PW2_c"] == 40.0
+    # an invalid sweep point's NaN cost stays NaN in its block and the total, and is written as nan
+    costs[2] = (float("nan"), float("nan"))
+    nan_rows = res_rows(layers, costs)
+    assert nan_rows.iloc[1].isna()[["DW_e", "DW_c"]].all() and pd.isna(nan_rows.iloc[-1]["DW_e"])
+    assert nan_rows.iloc[-1]["PW1/L1_e"] == 8.0
 
 
 def test_summary_from_res_files(tmp_path: Path) -> None:
@@ -264,10 +271,12 @@ def test_summary_from_res_files(tmp_path: Path) -> None:
     res.parent.mkdir(parents=True)
     res.write_text("layer,PW1/L1_e,DW_e,PW2_e,PW1/L1_c,DW_c,PW2_c\nb1,1,2,3,10,20,30\ntotal,1,2,3,10,20,30\n")
     rows = write_summary([str(res)], str(tmp_path / "s.csv"), str(tmp_path / "s.md"))
-    assert rows[0]["energy_uJ"] == 6.0 and rows[0]["cycles"] == 60.0
-    got = list(csv.DictReader((tmp_path / "s.csv").open()))
-    assert got[0]["network"] == "net" and got[0]["accelerator"] == "acc"
-    assert "| net | ds | acc | 6.00 | 60 |" in (tmp_path / "s.md").read_text()
+    assert rows.iloc[0]["energy_uJ"] == 6.0 and rows.iloc[0]["cycles"] == 60.0
+    assert (tmp_path / "s.csv").read_text() == (
+        "network,dataset,accelerator,energy_uJ,cycles,edp_uJ_cycles\nnet,ds,acc,6,60,360\n"
+    )
+    md = (tmp_path / "s.md").read_text().splitlines()
+    assert [c.strip() for c in md[2].strip("|").split("|")] == ["net", "ds", "acc", "6.00", "60", "360"]
 
 
 def test_content_hash_and_wildcard_pattern() -> None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from fusionsim.errors import InputError
+from fusionsim.frames import csv_text
 
 ALWAYS_EXCLUDED = ("DummyBuffer", "DRAM")
 
@@ -90,4 +93,4 @@ def area_table(unit_areas_um2: Mapping[str, float], spec: AreaSpec) -> list[tupl
 
 def area_csv(rows: list[tuple[str, float]]) -> str:
     """The seed's `<accel>_area.csv` layout: `component,area` lines, 2 decimals."""
-    return "".join(f"{name},{area:.2f}\n" for name, area in rows)
+    return csv_text(pd.DataFrame(rows, columns=["component", "area"]), float_format="%.2f", header=False)

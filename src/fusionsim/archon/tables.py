@@ -8,10 +8,11 @@ blocks, tail) and across networks. Energies in uJ, cycles in engine cycles, as t
 from __future__ import annotations
 
 import csv
-import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import pandas as pd
 
 from fusionsim.archon.predictive import (
     PJ_PER_UJ,
@@ -21,8 +22,8 @@ from fusionsim.archon.predictive import (
     level_dataspace_energy,
     storage_index,
 )
-from fusionsim.atomic_io import write_text
 from fusionsim.errors import InputError
+from fusionsim.frames import write_csv, write_markdown
 from fusionsim.model.result import EvalResult
 
 DENSE_COLUMNS = ["PW1_e", "DW_e", "PW2_e", "PW1_c", "DW_c", "PW2_c"]
@@ -345,34 +346,22 @@ def final_rows(
 # --- writers ---------------------------------------------------------------------------------------------
 
 
-def _fmt(v: object) -> str:
-    if isinstance(v, float):
-        return (
-            str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.6g}" if abs(v) >= 1e6 else f"{v:.4f}"
-        )
-    return str(v)
+def number(v: float) -> str:
+    """The comparison tables' number format (CSV and Markdown): integral as an integer, 6 significant digits
+    from 1e6 up, else 4 decimals."""
+    return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.6g}" if abs(v) >= 1e6 else f"{v:.4f}"
 
 
-def to_csv(rows: Sequence[dict], columns: Sequence[str]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(columns)
-    for r in rows:
-        w.writerow([_fmt(r.get(c, "")) for c in columns])
-    return buf.getvalue()
-
-
-def to_markdown(rows: Sequence[dict], columns: Sequence[str]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for r in rows:
-        lines.append("| " + " | ".join(_fmt(r.get(c, "")) for c in columns) + " |")
-    return "\n".join(lines) + "\n"
+def table_frame(rows: Sequence[dict], columns: Sequence[str]) -> pd.DataFrame:
+    """`rows` (dicts) as a DataFrame with exactly `columns`."""
+    return pd.DataFrame(list(rows), columns=list(columns))
 
 
 def write_table(rows: Sequence[dict], columns: Sequence[str], csv_path: str | os.PathLike) -> None:
-    """Write `rows` as CSV at `csv_path` and Markdown beside it (`.md`), atomically."""
-    write_text(csv_path, to_csv(rows, columns))
-    write_text(os.fspath(csv_path).removesuffix(".csv") + ".md", to_markdown(rows, columns))
+    """Write `rows` as CSV at `csv_path` and Markdown beside it (`.md`), atomically, numbers as `number`."""
+    frame = table_frame(rows, columns)
+    write_csv(frame, csv_path, float_format=number, na_rep="nan")
+    write_markdown(frame, os.fspath(csv_path).removesuffix(".csv") + ".md", float_format=number, na_rep="nan")
 
 
 def read_sparse_cycles(path: str | os.PathLike, groups: int, cin: Sequence[int]) -> list[SparseCycles]:

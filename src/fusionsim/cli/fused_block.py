@@ -104,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out))
     else:
-        print(",".join(row))
-        print(",".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
+        import pandas as pd
+
+        from fusionsim.frames import csv_text
+
+        print(csv_text(pd.DataFrame([row]), float_format="%.4f"), end="")
     return 0

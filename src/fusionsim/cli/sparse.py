@@ -7,12 +7,9 @@ fusionsim sparse prune --workload W.yaml --sparsity 0.8 [--data X.npz] --out M.h
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 from pathlib import Path
 
-from fusionsim.atomic_io import write_json, write_text
+from fusionsim.atomic_io import write_json
 from fusionsim.errors import InputError
 from fusionsim.names import safe_name
 from fusionsim.spec.yaml_io import load_json
@@ -63,19 +60,8 @@ def _find(folder: Path, name: str, suffixes: tuple[str, ...]) -> Path | None:
     return None
 
 
-def _csv_text(rows: list[dict]) -> str:
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()})
-    return buf.getvalue()
-
-
 def run_analyze(args: argparse.Namespace) -> int:
+    from fusionsim.frames import records_frame, write_csv
     from fusionsim.model.result import EvalResult
     from fusionsim.sparsity.adjust import SparseEnergyModel, analyze_layer
     from fusionsim.sparsity.imbalance import read_loops, write_pe_work_csv
@@ -131,7 +117,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             "layers": rows,
         },
     )
-    write_text(out / "sparsity.csv", _csv_text(rows))
+    write_csv(records_frame(rows), out / "sparsity.csv")
     mean = sum(r["sparsity"] for r in rows) / len(rows)
     print(
         f"{len(rows)} layers matched ({kernels.layout}, pruning: {label.get('method')}); mean sparsity {mean:.3f}"

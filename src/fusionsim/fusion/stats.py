@@ -9,8 +9,6 @@ cached layers. A non-square region `a x b` takes `sqrt(v(a) v(b))` of each value
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from fusionsim import atomic_io
 from fusionsim.errors import InputError
+from fusionsim.frames import csv_text, format_columns
 from fusionsim.fusion.costs import ROLES
 from fusionsim.fusion.plan import FusionPlan
 from fusionsim.fusion.workload import Workload
@@ -129,16 +129,27 @@ def level_names(rows: Sequence[StackStats]) -> list[str]:
     return names
 
 
-def statistics_csv(rows: Sequence[StackStats]) -> str:
-    """CSV: stack, pJ/MAC per level, energy (uJ), pJ/MAC total, cycles, MACs; one row per stack, baseline last."""
+def statistics_frame(rows: Sequence[StackStats]) -> pd.DataFrame:
+    """Stack, pJ/MAC per level, energy (uJ), pJ/MAC total, cycles, MACs; one row per stack, baseline last."""
     levels = level_names(rows)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["stack", *(f"{n}_pJ_per_MAC" for n in levels), "energy_uJ", "pJ_per_MAC", "cycles", "MACs"])
-    for r in rows:
-        w.writerow([r.label, *(f"{r.pj_per_mac(n):.6g}" for n in levels), f"{r.energy_uJ:.6f}",
-                    f"{r.pj_per_mac():.6g}", f"{r.cycles:.0f}", f"{r.macs:.0f}"])
-    return buf.getvalue()
+    return pd.DataFrame(
+        {
+            "stack": [r.label for r in rows],
+            **{f"{n}_pJ_per_MAC": [r.pj_per_mac(n) for r in rows] for n in levels},
+            "energy_uJ": [r.energy_uJ for r in rows],
+            "pJ_per_MAC": [r.pj_per_mac() for r in rows],
+            "cycles": [r.cycles for r in rows],
+            "MACs": [r.macs for r in rows],
+        }
+    )
+
+
+def statistics_csv(rows: Sequence[StackStats]) -> str:
+    """statistics.csv's text: pJ/MAC to 6 significant digits, energy to 6 decimals, whole cycles and MACs."""
+    frame = statistics_frame(rows)
+    formats = {c: ".6g" for c in frame.columns if c.endswith("pJ_per_MAC")}
+    formats.update({"energy_uJ": ".6f", "cycles": ".0f", "MACs": ".0f"})
+    return csv_text(format_columns(frame, formats), float_format=None)
 
 
 def write_statistics(rows: Sequence[StackStats], path: str | Path) -> None:

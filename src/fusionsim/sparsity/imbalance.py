@@ -20,7 +20,6 @@ in-PE factors; `loops_from_map_txt` reads a Timeloop v1 `map.txt`.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 import re
@@ -30,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from fusionsim.atomic_io import write_text
 from fusionsim.errors import InputError
 from fusionsim.spec.yaml_io import read_input_text, safe_load_strict
 
@@ -312,13 +310,14 @@ def read_pe_work_csv(path: str | os.PathLike) -> np.ndarray:
 
 def write_pe_work_csv(path: str | os.PathLike, nonzero: np.ndarray) -> Path:
     """Write non-zero counts [PE, pass] in the `read_pe_work_csv` layout (atomically); PE labels `(i)`."""
+    import pandas as pd
+
+    from fusionsim.frames import write_csv
+
     grid = np.asarray(nonzero, dtype=np.int64)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["PE", *range(grid.shape[1])])
-    for i, row in enumerate(grid):
-        writer.writerow([f"({i})", *row.tolist()])
-    return write_text(path, buf.getvalue())
+    frame = pd.DataFrame(grid, columns=range(grid.shape[1]))
+    frame.insert(0, "PE", [f"({i})" for i in range(grid.shape[0])])
+    return write_csv(frame, path)
 
 
 def read_loops(path: str | os.PathLike, sizes: Mapping[str, int] | None = None) -> tuple[Loop, ...]:

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from fusionsim.atomic_io import write_json, write_text
+from fusionsim.frames import write_csv
 from fusionsim.workflow.jobs import run_map_job, write_yaml
 from fusionsim.workflow.keys import model_version
-from fusionsim.workflow.tables import RES_COLUMNS, layer_cost, res_rows, rows_to_csv, selected_layers
+from fusionsim.workflow.tables import layer_cost, res_rows, selected_layers
 
 
 def run_sweep_map_job(*, outputs: dict[str, str], key: str, **kwargs: Any) -> dict[str, Any]:
@@ -48,8 +49,8 @@ def write_point(workload: str, dataset: str, names: list[str], stats_files: list
         else:
             costs.append(layer_cost(layer, stats, dw_levels))
     rows = res_rows(layers, costs)
-    write_text(res_out, rows_to_csv(rows, RES_COLUMNS))
-    total = rows[-1]
+    write_csv(rows, res_out, na_rep="nan")
+    total = rows.iloc[-1]
     body = {
         "valid": not invalid,
         "invalid_layers": invalid,

@@ -1,5 +1,5 @@
-"""Job bodies of the ARCHON comparison that the thin `scripts/` call: fused-block costs, the sparse adjustment,
-the per-(network, dataset) tables, the final table and the area table."""
+"""Job bodies of the ARCHON comparison that the thin `scripts/` call: fused-block costs, the sparse
+adjustment, the per-(network, dataset) tables, the final table and the area table."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from fusionsim.archon.comparisons import VARIANTS
 from fusionsim.archon.predictive import (
@@ -25,8 +27,9 @@ from fusionsim.archon.tables import (
     write_final_table,
     write_network_tables,
 )
-from fusionsim.atomic_io import write_json, write_text
+from fusionsim.atomic_io import write_json
 from fusionsim.errors import InputError
+from fusionsim.frames import records_frame, write_csv, write_markdown
 from fusionsim.model.result import EvalResult
 from fusionsim.spec.yaml_io import load_json, load_yaml
 
@@ -118,17 +121,7 @@ def write_sparse_layers(
         rec, _ = analyze_layer(lw, loops_from_mapping_yaml(mp), _result(st), emodel)
         rec["pruning"] = (getattr(kernels, "provenance", {}) or {}).get("method", "user model")
         rows.append(rec)
-    cols: list[str] = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    import io
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, cols, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in r.items()})
-    write_text(out, buf.getvalue())
+    write_csv(records_frame(rows), out)
     return rows
 
 
@@ -139,8 +132,6 @@ def write_sparse_layers_from_pe_work(
     `sparse_baseline/csvs/<k>_<part>_raw_80.csv`): per layer the slowest PE's work summed over passes, x groups
     (one group's grid stands for all, the seed's x G). Same table as `write_sparse_layers` (`sparse_c` per layer);
     the sparse energy is priced from the dense jobs by the tables (`fusion.sigma`)."""
-    import io
-
     from fusionsim.sparsity.imbalance import read_pe_work_csv
 
     rows = []
@@ -159,11 +150,7 @@ def write_sparse_layers_from_pe_work(
                 "pruning": f"pe_work:{Path(f).name}",
             }
         )
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, list(rows[0]) if rows else ["layer", "sparse_c"], lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_text(out, buf.getvalue())
+    write_csv(records_frame(rows, default_columns=["layer", "sparse_c"]), out)
     return rows
 
 
@@ -291,9 +278,8 @@ def write_area(archs: dict[str, str], adders: int, out: str) -> list[tuple[str, 
         ("archon", n, a)
         for n, a in area_table(units["archon"], archon_area_spec(adders, pes.get("archon", 64)))
     ]
-    lines = ["accelerator,component,area_um2"] + [f"{acc},{n},{a:.2f}" for acc, n, a in rows]
-    write_text(out, "\n".join(lines) + "\n")
-    md = ["| accelerator | component | area (um^2) |", "|---|---|---|"]
-    md += [f"| {acc} | {n} | {a:,.2f} |" for acc, n, a in rows]
-    write_text(out.removesuffix(".csv") + ".md", "\n".join(md) + "\n")
+    frame = pd.DataFrame(rows, columns=["accelerator", "component", "area_um2"])
+    write_csv(frame, out, float_format="%.2f")
+    write_markdown(frame.rename(columns={"area_um2": "area (um^2)"}), out.removesuffix(".csv") + ".md",
+                   floatfmt=",.2f")
     return rows

@@ -1,4 +1,5 @@
-"""The fusion-tiling stage's plan (config `fusion_tiling`): its tile and batch jobs, their keys, paths and targets."""
+"""The fusion-tiling stage's plan (config `fusion_tiling`): its tile and batch jobs, their keys, paths and
+targets."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Job bodies of the fusion-tiling stage: the layer folder, a batch of tile jobs, the cost tables and the search
-with its report."""
+"""Job bodies of the fusion-tiling stage: the layer folder, a batch of tile jobs, the cost tables and the
+search with its report."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fusionsim.atomic_io import write_json, write_text
+import pandas as pd
+
+from fusionsim.atomic_io import write_json
+from fusionsim.frames import write_csv
 from fusionsim.workflow.fusion_tiling import FUSION_BATCH_FORMAT, FUSION_LEVELS, fusion_layer_set
 from fusionsim.workflow.jobs import write_yaml
-from fusionsim.workflow.tables import rows_to_csv
 
 
 def write_fusion_layers(workload: str, dataset: str, names: list[str], folder: str) -> list[Path]:
@@ -171,7 +173,6 @@ def run_fusion_search(
             "stacks": stacks,
         },
     ]
-    for row in rows:
-        row["cycles"] = "" if row["cycles"] is None else float(row["cycles"])
-    write_text(Path(out_dir) / "comparison.csv", rows_to_csv(rows, COMPARISON_COLUMNS))
+    frame = pd.DataFrame(rows, columns=COMPARISON_COLUMNS).astype({"cycles": float})  # None: no cycles, ""
+    write_csv(frame, Path(out_dir) / "comparison.csv")
     return plan

@@ -1,4 +1,5 @@
-"""Mapper settings of a layer job: an accelerator's mapper file merged with the config's `mapper` overrides."""
+"""Mapper settings of a layer job: an accelerator's mapper file merged with the config's `mapper`
+overrides."""
 
 from __future__ import annotations
 

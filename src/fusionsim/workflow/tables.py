@@ -3,13 +3,13 @@ table and the summary across networks, datasets and accelerators."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
 
-from fusionsim.atomic_io import write_text
+import pandas as pd
+
+from fusionsim.frames import write_csv, write_markdown
 from fusionsim.workflow.plan import select_layers
 from fusionsim.workloads import Layer, expand_network, load_network
 
@@ -36,57 +36,31 @@ def layer_cost(
     return energy_pj * 1e-6, cycles
 
 
-def res_rows(layers: list[Layer], costs: list[tuple[float, float]]) -> list[dict[str, Any]]:
-    """The seed's result.csv layout: one row per head/tail layer (in PW1/L1), one per block (PW1, DW, PW2), a total."""
-    rows: list[dict[str, Any]] = []
-    by_block: dict[str, dict[str, Any]] = {}
-    for layer, (e, c) in zip(layers, costs, strict=True):
-        if layer.block is None:
-            row = dict.fromkeys(RES_COLUMNS, 0.0)
-            row.update({"layer": layer.name, "PW1/L1_e": e, "PW1/L1_c": c})
-            rows.append(row)
-            continue
-        if layer.block not in by_block:
-            by_block[layer.block] = dict.fromkeys(RES_COLUMNS, 0.0)
-            by_block[layer.block]["layer"] = layer.block
-            rows.append(by_block[layer.block])
-        ecol, ccol = ROLE_COLUMNS[layer.role or "decom"]
-        by_block[layer.block][ecol] += e
-        by_block[layer.block][ccol] += c
-    total = dict.fromkeys(RES_COLUMNS, 0.0)
-    total["layer"] = "total"
-    for row in rows:
-        for col in RES_COLUMNS[1:]:
-            total[col] += row[col]
-    return rows + [total]
+def res_rows(layers: list[Layer], costs: list[tuple[float, float]]) -> pd.DataFrame:
+    """The seed's result.csv layout: one row per head/tail layer (in PW1/L1), one per block (PW1, DW, PW2), a total.
+
+    A block's layers share its row (first-seen order); the total is the running sum of the rows (`cumsum`:
+    added in row order as the seed does, a NaN cost of an invalid sweep point stays NaN)."""
+    values = pd.DataFrame(0.0, index=range(len(layers)), columns=RES_COLUMNS[1:])
+    for i, (layer, (e, c)) in enumerate(zip(layers, costs, strict=True)):
+        role = (layer.role or "decom") if layer.block is not None else "decom"
+        values.loc[i, list(ROLE_COLUMNS[role])] = (e, c)
+    key = [x.block if x.block is not None else i for i, x in enumerate(layers)]  # head/tail: a row each
+    rows = values.groupby(key, sort=False).sum(skipna=False)
+    rows.insert(0, "layer", [k if isinstance(k, str) else layers[k].name for k in rows.index])
+    total = rows[RES_COLUMNS[1:]].cumsum(skipna=False).iloc[-1] if len(rows) else values.sum()
+    rows.loc["total"] = ["total", *total]
+    return rows.reset_index(drop=True)
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() else f"{v:.6f}".rstrip("0")
-    return str(v)
-
-
-def rows_to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """CSV text of `rows` with `columns` (floats without trailing zeros, integral floats as integers)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_fmt(row.get(c, "")) for c in columns])
-    return buf.getvalue()
-
-
-def write_res_csv(
-    layers: list[Layer], stats_files: list[str], dw_levels: list[str], out: str
-) -> list[dict[str, Any]]:
+def write_res_csv(layers: list[Layer], stats_files: list[str], dw_levels: list[str], out: str) -> pd.DataFrame:
     """Build and write one (network, dataset, accelerator) res.csv from its per-layer stats.json files."""
     costs = [
         layer_cost(x, json.loads(Path(f).read_text()), dw_levels)
         for x, f in zip(layers, stats_files, strict=True)
     ]
     rows = res_rows(layers, costs)
-    write_text(out, rows_to_csv(rows, RES_COLUMNS))
+    write_csv(rows, out, na_rep="nan")
     return rows
 
 
@@ -98,14 +72,14 @@ def selected_layers(workload: str | Path, dataset: str, names: list[str]) -> lis
 
 def write_network_res(
     workload: str, dataset: str, names: list[str], stats_files: list[str], dw_levels: list[str], out: str
-) -> list[dict[str, Any]]:
+) -> pd.DataFrame:
     """res.csv of one (network, dataset, accelerator): the selected layers' stats in the seed's layout."""
     return write_res_csv(selected_layers(workload, dataset, names), stats_files, dw_levels, out)
 
 
 def write_layer_table(workload: str, dataset: str, names: list[str], out: str) -> None:
     """The layer table (shapes and Timeloop problem sizes) of one (network, dataset)."""
-    write_text(out, layer_table(selected_layers(workload, dataset, names)))
+    write_csv(layer_table(selected_layers(workload, dataset, names)), out)
 
 
 LAYER_TABLE_COLUMNS = [
@@ -131,60 +105,35 @@ LAYER_TABLE_COLUMNS = [
 ]
 
 
-def layer_table(layers: list[Layer]) -> str:
-    """CSV of a network's layers on one dataset with their Timeloop problem sizes."""
+def layer_table(layers: list[Layer]) -> pd.DataFrame:
+    """A network's layers on one dataset with their Timeloop problem sizes (`LAYER_TABLE_COLUMNS`)."""
     from fusionsim.workloads import problem_instance
 
-    rows = []
-    for x in layers:
-        row = x.as_dict()
-        row.update({k: v for k, v in problem_instance(x).items() if k in "CMRSPQ"})
-        row["block"] = row["block"] or ""
-        row["role"] = row["role"] or ""
-        rows.append(row)
-    return rows_to_csv(rows, LAYER_TABLE_COLUMNS)
+    sizes = [{k: v for k, v in problem_instance(x).items() if k in "CMRSPQ"} for x in layers]
+    rows = [{**x.as_dict(), **s} for x, s in zip(layers, sizes, strict=True)]
+    frame = pd.DataFrame(rows, columns=LAYER_TABLE_COLUMNS)
+    return frame.fillna({"block": "", "role": ""})
 
 
 SUMMARY_COLUMNS = ["network", "dataset", "accelerator", "energy_uJ", "cycles", "edp_uJ_cycles"]
+SUMMARY_MARKDOWN_FORMATS = ("", "", "", ".2f", ".0f", ".4g")  # summary.md: uJ to 2 decimals, whole cycles
 
 
-def summary_rows(res_files: list[str]) -> list[dict[str, Any]]:
+def summary_rows(res_files: list[str]) -> pd.DataFrame:
     """One row per res.csv (path `<out>/<net>/<dataset>/<accel>/res.csv`): network totals."""
-    rows = []
-    for f in res_files:
-        parts = Path(f).parts
-        net, ds, acc = parts[-4], parts[-3], parts[-2]
-        with open(f, newline="") as fh:
-            total = [r for r in csv.DictReader(fh) if r["layer"] == "total"][0]
-        energy = sum(float(total[c]) for c in ("PW1/L1_e", "DW_e", "PW2_e"))
-        cycles = sum(float(total[c]) for c in ("PW1/L1_c", "DW_c", "PW2_c"))
-        rows.append(
-            {
-                "network": net,
-                "dataset": ds,
-                "accelerator": acc,
-                "energy_uJ": energy,
-                "cycles": cycles,
-                "edp_uJ_cycles": energy * cycles,
-            }
-        )
-    return rows
+    totals = [pd.read_csv(f).set_index("layer").loc["total"] for f in res_files]
+    frame = pd.DataFrame(
+        [Path(f).parts[-4:-1] for f in res_files], columns=SUMMARY_COLUMNS[:3], dtype=object
+    )
+    frame["energy_uJ"] = [sum(float(t[c]) for c in ("PW1/L1_e", "DW_e", "PW2_e")) for t in totals]
+    frame["cycles"] = [sum(float(t[c]) for c in ("PW1/L1_c", "DW_c", "PW2_c")) for t in totals]
+    frame["edp_uJ_cycles"] = frame["energy_uJ"] * frame["cycles"]
+    return frame
 
 
-def write_summary(res_files: list[str], csv_out: str, md_out: str) -> list[dict[str, Any]]:
+def write_summary(res_files: list[str], csv_out: str, md_out: str) -> pd.DataFrame:
     """The final table across networks, datasets and accelerators, as CSV and Markdown."""
     rows = summary_rows(res_files)
-    write_text(csv_out, rows_to_csv(rows, SUMMARY_COLUMNS))
-    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
-    for r in rows:
-        cells = [
-            r["network"],
-            r["dataset"],
-            r["accelerator"],
-            f"{r['energy_uJ']:.2f}",
-            f"{r['cycles']:.0f}",
-            f"{r['edp_uJ_cycles']:.4g}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    write_text(md_out, "\n".join(lines) + "\n")
+    write_csv(rows, csv_out)
+    write_markdown(rows, md_out, floatfmt=SUMMARY_MARKDOWN_FORMATS)
     return rows
