@@ -35,8 +35,9 @@ rule sweep_map_layer:
         engine=config["engine"],
         seed=config["mapper"]["seed"],
         model_version=MODEL_VERSION,
+        unmappable_is_result=True,  # an invalid point is a row of points.csv, not a failed job
     script:
-        "../scripts/sweep_map_layer.py"
+        "../scripts/map_layer.py"
 
 
 rule sweep_point:

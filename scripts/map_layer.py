@@ -1,6 +1,7 @@
-"""Rule map_layer: write one content-keyed layer problem and its mapper settings, run the mapper on them;
-writes problem.yaml, mapper.yaml, mapping.yaml, stats.json, stats.txt and run.json (mapper effort and
-time) atomically into the cache folder of that key."""
+"""Rules map_layer and sweep_map_layer: write one content-keyed layer problem and its mapper settings, run the
+mapper on them; writes problem.yaml, mapper.yaml, mapping.yaml, stats.json, stats.txt and run.json (mapper
+effort and time) atomically into the cache folder of that key. With the rule param `unmappable_is_result`
+(sweep_map_layer) a layer no mapping fits is written as an invalid result instead of failing the job."""
 
 import logging
 
@@ -10,7 +11,10 @@ from fusionsim.workflow.jobs import run_map_job
 
 def main(smk) -> None:
     log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
-    record = run_map_job(
+    run = run_map_job
+    if getattr(smk.params, "unmappable_is_result", False):
+        from fusionsim.sweeps.jobs import run_sweep_map_job as run
+    record = run(
         problem=smk.params.problem,
         mapper=smk.params.mapper,
         arch=smk.input.arch,
