@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "fused-block": "fused_block",
     "fusion-benchmark": "fusion_benchmark",
     "import": "import_cmd",
+    "render-accelerator": "render",
 }
 
 

@@ -19,6 +19,8 @@ from fusionsim.errors import InputError
 from fusionsim.spec.yaml_io import load_yaml_any
 
 SCALARS = (bool, int, float, str)
+# what rendering a template may raise: Jinja2's errors and those of its expressions (e.g. `// word_bits` at 0)
+RENDER_ERRORS = (TemplateError, ArithmeticError, TypeError, ValueError)
 
 
 def _manifest(root: Path) -> tuple[Path, dict[str, Any]]:
@@ -53,15 +55,31 @@ def resolve_values(root: str | Path, values: dict[str, Any], where: str = "param
     """The defaults with `values` applied; an unknown parameter or a non-scalar value is an InputError at `where`."""
     defaults = parameters(root)
     for name, value in values.items():
+        key = f"{where} {name}" if where.startswith("--") else f"{where}.{name}"
         if name not in defaults:
             known = ", ".join(defaults) or "none"
-            raise InputError(f"accelerator {Path(root).name} has no parameter {name!r}", file=source,
-                             key=f"{where}.{name}",
+            raise InputError(f"accelerator {Path(root).name} has no parameter {name!r}", file=source, key=key,
                              fix=f"its parameters are: {known} (declare more under `parameters:` in its accelerator.yaml)")
         if not isinstance(value, SCALARS):
-            raise InputError("a parameter value must be a number, boolean or string", file=source,
-                             key=f"{where}.{name}")
+            raise InputError("a parameter value must be a number, boolean or string", file=source, key=key)
+        want, got = _kind(defaults[name]), _kind(value)
+        if got != want and not (want == "number" and got == "integer"):
+            raise InputError(f"{name} takes {want} values (default {defaults[name]!r}), got {value!r}",
+                             file=source, key=key, fix=f"give {name} {want} values like its default")
     return {**defaults, **values}
+
+
+def _kind(value: Any) -> str:
+    """A parameter value's type as a word: boolean, integer, number or text."""
+    if isinstance(value, bool):
+        return "boolean"
+    return "integer" if isinstance(value, int) else "number" if isinstance(value, float) else "text"
+
+
+def _render_fix(exc: Exception, values: dict[str, Any]) -> str:
+    if isinstance(exc, TemplateError):
+        return "use only the manifest's parameters (" + (", ".join(values) or "none") + ") in {{ ... }} expressions"
+    return "choose parameter values the template's expressions accept (e.g. no zero divisor)"
 
 
 def template_files(root: str | Path) -> list[str]:
@@ -99,13 +117,13 @@ def render_file(root: str | Path, rel: str, values: dict[str, Any]) -> str:
         return plain.read_text()
     try:
         text = _environment().from_string(template.read_text()).render(**values)
-    except TemplateError as exc:
+    except RENDER_ERRORS as exc:
         line = getattr(exc, "lineno", None)
         raise InputError(
-            f"template error{f' on line {line}' if line else ''}: {exc.message or exc}",
+            f"template error{f' on line {line}' if line else ''} at {values}: {getattr(exc, 'message', None) or exc}",
             file=template,
             key=f"line {line}" if line else rel,
-            fix="use only the manifest's parameters (" + (", ".join(values) or "none") + ") in {{ ... }} expressions",
+            fix=_render_fix(exc, values),
         ) from None
     try:
         yaml.safe_load(text)
@@ -126,10 +144,9 @@ def render_section(section: dict[str, Any], values: dict[str, Any], file: object
             continue
         try:
             out[key] = _environment().from_string(value).render(**values)
-        except TemplateError as exc:
-            raise InputError(f"template error: {exc.message or exc}", file=file, key=f"{where}.{key}",
-                             fix="use only the manifest's parameters (" + (", ".join(values) or "none")
-                             + ") in {{ ... }} expressions") from None
+        except RENDER_ERRORS as exc:
+            raise InputError(f"template error at {values}: {getattr(exc, 'message', None) or exc}", file=file,
+                             key=f"{where}.{key}", fix=_render_fix(exc, values)) from None
     return out
 
 
@@ -152,17 +169,31 @@ def render_texts(root: str | Path, values: dict[str, Any]) -> dict[str, str]:
 
 
 def check_defaults(root: str | Path) -> None:
-    """The templates rendered at the defaults must equal the plain files in content (parsed YAML): the plain
-    accelerator is the default point. InputError naming the first file that differs."""
+    """Each plain file with a template must be that template rendered at the defaults, byte for byte (it is
+    generated, `write_plain_files`): the plain accelerator is the default point. InputError naming the first
+    file that differs."""
     root = Path(root)
     defaults = parameters(root)
     for rel, text in render_texts(root, defaults).items():
         if not (root / f"{rel}.j2").is_file():
             continue
-        if yaml.safe_load(text) != load_yaml_any(root / rel, allow_empty=True):
-            raise InputError("differs from its template rendered at the manifest's defaults", file=root / rel,
+        if not (root / rel).is_file() or (root / rel).read_text() != text:
+            raise InputError("is not its template rendered at the manifest's defaults", file=root / rel,
                              key="parameters",
-                             fix=f"render {rel}.j2 at the defaults into {rel}, or change the defaults to match it")
+                             fix=f"regenerate it: fusionsim render-accelerator {root} --plain (edit {rel}.j2, not {rel})")
+
+
+def write_plain_files(root: str | Path) -> list[Path]:
+    """Write each manifest-named file that has a `<file>.j2` as that template rendered at the defaults (only
+    when its bytes change, so cached jobs stay fresh); returns those files."""
+    root = Path(root)
+    defaults = parameters(root)
+    out = []
+    for rel, text in render_texts(root, defaults).items():
+        if (root / f"{rel}.j2").is_file():
+            _write_if_changed(root / rel, text.encode())
+            out.append(root / rel)
+    return out
 
 
 def _write_if_changed(path: Path, data: bytes) -> None:
