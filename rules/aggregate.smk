@@ -5,7 +5,7 @@
 
 rule aggregate_res:
     input:
-        unpack(lambda wc: PLAN.layer_outputs(wc.net, wc.dataset, wc.accel)),
+        layers=lambda wc: PLAN.layers_dir(wc.net, wc.dataset, wc.accel),
         workload=lambda wc: str(PLAN.networks[wc.net].path),
     output:
         f"{OUT}/{{net}}/{{dataset}}/{{accel}}/res.csv",
@@ -15,6 +15,7 @@ rule aggregate_res:
         CONDA_ENV
     params:
         layers=lambda wc: PLAN.layer_names(wc.net, wc.dataset),
+        stats=lambda wc: PLAN.layer_stats(wc.net, wc.dataset, wc.accel),
         dataset=lambda wc: wc.dataset,
         dw_levels=lambda wc: list(PLAN.accelerators[wc.accel].depthwise_input_levels),
         model_version=MODEL_VERSION,

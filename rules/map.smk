@@ -1,11 +1,12 @@
 # One mapper job per content key (problem + accelerator files + mapper settings + engine + seed + model
 # version): equal layer problems are mapped once, in <out>/cache/layers/<key>/. Each (network, dataset,
-# accelerator, layer, tile) then gets its own folder with problem.yaml, mapping.yaml, stats.json and
-# stats.txt, copied from the cache by a cheap local shell job.
+# accelerator) then gets its layers folder, one folder per (layer, tile) with problem.yaml, mapping.yaml,
+# stats.json and stats.txt copied from the cache, by one cheap local job (not one job per layer: Snakemake's
+# per-job cost would dominate).
 
 
 localrules:
-    collect_layer,
+    collect_layers,
 
 
 rule map_layer:
@@ -37,30 +38,16 @@ rule map_layer:
         "../scripts/map_layer.py"
 
 
-rule collect_layer:
+rule collect_layers:
     input:
-        unpack(
-            lambda wc: PLAN.collect_inputs(
-                wc.net, wc.dataset, wc.accel, wc.layer, wc.tile
-            )
-        ),
+        unpack(lambda wc: PLAN.collect_inputs(wc.net, wc.dataset, wc.accel)),
     output:
-        problem=f"{OUT}/{{net}}/{{dataset}}/{{accel}}/layers/{{layer}}/{{tile}}/problem.yaml",
-        mapping=f"{OUT}/{{net}}/{{dataset}}/{{accel}}/layers/{{layer}}/{{tile}}/mapping.yaml",
-        stats_json=f"{OUT}/{{net}}/{{dataset}}/{{accel}}/layers/{{layer}}/{{tile}}/stats.json",
-        stats_txt=f"{OUT}/{{net}}/{{dataset}}/{{accel}}/layers/{{layer}}/{{tile}}/stats.txt",
+        directory(f"{OUT}/{{net}}/{{dataset}}/{{accel}}/layers"),
     log:
-        f"{OUT}/logs/collect_layer/{{net}}/{{dataset}}/{{accel}}/{{layer}}/{{tile}}.log",
+        f"{OUT}/logs/collect_layers/{{net}}/{{dataset}}/{{accel}}.log",
     conda:
         CONDA_ENV
-    shell:
-        # copy to a temp name, then rename: a killed copy never leaves a partial file under the real name;
-        # one cp/mv per file, with every path quoted as a whole (no splitting: a path may contain '=')
-        """
-        (cp {input.problem:q} {output.problem:q}.tmp && mv {output.problem:q}.tmp {output.problem:q} \
-            && cp {input.mapping:q} {output.mapping:q}.tmp && mv {output.mapping:q}.tmp {output.mapping:q} \
-            && cp {input.stats_json:q} {output.stats_json:q}.tmp \
-            && mv {output.stats_json:q}.tmp {output.stats_json:q} \
-            && cp {input.stats_txt:q} {output.stats_txt:q}.tmp \
-            && mv {output.stats_txt:q}.tmp {output.stats_txt:q}) 2>{log:q}
-        """
+    params:
+        copies=lambda wc: PLAN.collect_copies(wc.net, wc.dataset, wc.accel),
+    script:
+        "../scripts/collect_layers.py"

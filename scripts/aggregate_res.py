@@ -13,7 +13,7 @@ def main(smk) -> None:
         smk.input.workload,
         smk.params.dataset,
         list(smk.params.layers),
-        list(smk.input.stats),
+        list(smk.params.stats),
         list(smk.params.dw_levels),
         smk.output[0],
     )

@@ -143,18 +143,22 @@ def test_map_job_inputs_pick_files_per_layer_kind() -> None:
     assert (settings_pw["timeout"], settings_dw["timeout"]) == (50000, 10000)
     assert "live-status" not in settings_pw
     assert dw["constraints"] == pw["constraints"]
-    assert plan.collect_inputs("mobilenetv2", "cifar10", "eyeriss_like", "b1_conv", "full")["problem"] == (
-        f"results/cache/layers/{key_dw}/problem.yaml"
-    )
+    # one collect job per (network, dataset, accelerator) copies every layer's cached files
+    copies = plan.collect_copies("mobilenetv2", "cifar10", "eyeriss_like")
+    assert copies == [[f"results/cache/layers/{key_pw}", "b1_decom/full"], [f"results/cache/layers/{key_dw}", "b1_conv/full"]]
+    files = plan.collect_inputs("mobilenetv2", "cifar10", "eyeriss_like")["files"]
+    assert len(files) == 8 and f"results/cache/layers/{key_dw}/problem.yaml" in files
 
 
 def test_targets_cover_every_layer_res_and_summary() -> None:
     plan = build_plan(base_config(layers={"mobilenetv2": ["conv1", "b1_decom"]}, output_dir="out/"), ROOT)
     t = plan.targets()
-    assert "out/mobilenetv2/cifar10/eyeriss_like/layers/b1_decom/full/stats.json" in t
+    assert "out/mobilenetv2/cifar10/eyeriss_like/layers" in t  # collect_layers' folder of every layer
     assert "out/mobilenetv2/cifar10/eyeriss_like/res.csv" in t
     assert t[-2:] == ["out/summary.csv", "out/summary.md"]
-    assert len([x for x in t if x.endswith("/stats.json")]) == 2
+    assert plan.layer_stats("mobilenetv2", "cifar10", "eyeriss_like") == [
+        f"out/mobilenetv2/cifar10/eyeriss_like/layers/{x}/full/stats.json" for x in ("conv1", "b1_decom")
+    ]
 
 
 def test_merge_mapper_settings_applies_non_null_in_order() -> None:
@@ -639,3 +643,23 @@ def test_fusion_costs_and_search_from_tile_results(tmp_path: Path) -> None:
     rows = list(csv.DictReader(open(plan_dir / "comparison.csv", newline="")))
     assert float(rows[0]["energy_uJ"]) == pytest.approx(plan.layer_by_layer_uJ)
     assert float(rows[1]["saving_pct"]) == pytest.approx(plan.saving_pct, abs=1e-4)
+
+
+def test_collect_layers_writes_the_whole_folder(tmp_path: Path) -> None:
+    from fusionsim.workflow.jobs import collect_layers
+
+    for key in ("k1", "k2"):
+        (tmp_path / "cache" / key).mkdir(parents=True)
+        for name in ("problem.yaml", "mapping.yaml", "stats.json", "stats.txt"):
+            (tmp_path / "cache" / key / name).write_text(f"{key} {name}")
+    out = tmp_path / "net" / "layers"
+    (out / "stale").mkdir(parents=True)  # an older folder is replaced as a whole
+    copies = [[str(tmp_path / "cache/k1"), "a/full"], [str(tmp_path / "cache/k2"), "b/full"]]
+    assert collect_layers(copies, str(out)) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b"]
+    assert (out / "b/full/stats.json").read_text() == "k2 stats.json"
+    assert [p.name for p in out.parent.iterdir()] == ["layers"]  # no scratch folder left
+    (tmp_path / "cache/k2/stats.txt").unlink()
+    with pytest.raises(FileNotFoundError):
+        collect_layers(copies, str(out))
+    assert (out / "a/full/stats.txt").is_file() and [p.name for p in out.parent.iterdir()] == ["layers"]

@@ -50,7 +50,7 @@ def test_snakefmt_clean() -> None:
 def test_dry_run_with_each_profile(tmp_path: Path, profile: str) -> None:
     jobs = dry_run_jobs(tmp_path) if profile == "local" else None
     if jobs is not None:
-        assert len(jobs["map_layer"]) == 3 and len(jobs["collect_layer"]) == 3
+        assert len(jobs["map_layer"]) == 3 and len(jobs["collect_layers"]) == 1  # one per network
     snakemake(tmp_path, "-n", profile=profile)
 
 
@@ -147,9 +147,9 @@ def test_run_matches_package_calls_then_noop_then_targeted_rerun(
     counts = {rule: len(v) for rule, v in jobs.items()}
     print(f"first run {first_run_s:.1f} s; rerun after editing eyeriss_b's mapper: {counts}")
     assert {w["key"] for w in jobs["map_layer"]} == b_keys and not b_keys & a_keys
-    assert all(w["accel"] == "eyeriss_b" for w in jobs["collect_layer"]) and len(jobs["collect_layer"]) == 3
+    assert jobs["collect_layers"] == [{"net": "mobilenetv2", "dataset": "cifar10", "accel": "eyeriss_b"}]
     assert [w["accel"] for w in jobs["aggregate_res"]] == ["eyeriss_b"]
-    assert set(jobs) <= {"write_mapper", "map_layer", "collect_layer", "aggregate_res", "write_summary"}
+    assert set(jobs) <= {"write_mapper", "map_layer", "collect_layers", "aggregate_res", "write_summary"}
 
 
 def test_kill_mid_run_then_rerun_completes(tmp_path: Path) -> None:

@@ -103,3 +103,25 @@ def run_map_job(
         return record
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def collect_layers(copies: list[list[str]], out_dir: str, names: tuple[str, ...] = ("problem.yaml",
+                   "mapping.yaml", "stats.json", "stats.txt")) -> int:
+    """The per-layer folders of one (network, dataset, accelerator): each `[cache folder, relative folder]` of
+    `copies` gets `names` copied from the cache. Built in a scratch folder beside `out_dir` and renamed into
+    place as a whole, so an interrupted job leaves no folder that looks complete. Returns the layer count."""
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".layers-", dir=target.parent))
+    try:
+        for src, rel in copies:
+            dest = scratch / rel
+            dest.mkdir(parents=True, exist_ok=True)
+            for name in names:
+                shutil.copyfile(Path(src) / name, dest / name)
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(scratch, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return len(copies)

@@ -28,6 +28,9 @@ from fusionsim.workflow.keys import content_hash, file_hash, model_version
 from fusionsim.workflow.mapper_settings import layer_mapper_settings
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
+# the files `collect_layers` copies from a map job's cache folder into each layer's folder
+COLLECTED = ("problem.yaml", "mapping.yaml", "stats.json", "stats.txt")
+
 TILES = ("full",)  # whole-layer jobs; the fusion-tiling issue adds real tiles
 MAP_OUTPUTS = ("mapping.yaml", "stats.json", "stats.txt", "run.json")
 ENERGY_BACKENDS = ("native", "hwcomponents")
@@ -181,16 +184,25 @@ class Plan:
             "components": [str(c) for c in acc.component_files()],
         }
 
-    def collect_inputs(self, net: str, dataset: str, accel: str, layer: str, tile: str) -> dict[str, str]:
-        """Named inputs of `collect_layer`: the cached problem and mapper outputs of that layer's key."""
-        key = self.key_of(net, dataset, accel, layer, tile)
-        d = self.map_dir(key)
-        return {
-            "problem": f"{d}/problem.yaml",
-            "mapping": f"{d}/mapping.yaml",
-            "stats_json": f"{d}/stats.json",
-            "stats_txt": f"{d}/stats.txt",
-        }
+    def collect_copies(self, net: str, dataset: str, accel: str) -> list[list[str]]:
+        """What `collect_layers` copies: per layer of one (network, dataset, accelerator), in layer order,
+        [cache folder of its key, its folder under the layers folder (`<layer>/<tile>`)]."""
+        out = []
+        for x in self.layers[(net, dataset)]:
+            key = self.key_of(net, dataset, accel, x.name, "full")
+            out.append([self.map_dir(key), f"{x.name}/full"])
+        return out
+
+    def collect_inputs(self, net: str, dataset: str, accel: str) -> dict[str, list[str]]:
+        """Named inputs of `collect_layers`: the cached problem and mapper outputs of every layer's key."""
+        files = []
+        for src, _ in self.collect_copies(net, dataset, accel):
+            files += [f"{src}/{name}" for name in COLLECTED]
+        return {"files": files}
+
+    def layers_dir(self, net: str, dataset: str, accel: str) -> str:
+        """The per-layer folders of one (network, dataset, accelerator): `collect_layers`' output."""
+        return f"{self.out}/{net}/{dataset}/{accel}/layers"
 
     def accelerator_of(self, key: str) -> Accelerator:
         """The accelerator of map job `key` (a configured one, or one registered by another stage)."""
@@ -201,14 +213,9 @@ class Plan:
         comp = self.accelerator_of(key).components
         return str(comp) if comp else ""
 
-    def layer_outputs(self, net: str, dataset: str, accel: str) -> dict[str, list[str]]:
+    def layer_stats(self, net: str, dataset: str, accel: str) -> list[str]:
         """The per-layer stats.json files of one (network, dataset, accelerator), in layer order."""
-        return {
-            "stats": [
-                f"{self.layer_dir(net, dataset, accel, x.name)}/stats.json"
-                for x in self.layers[(net, dataset)]
-            ]
-        }
+        return [f"{self.layer_dir(net, dataset, accel, x.name)}/stats.json" for x in self.layers[(net, dataset)]]
 
     def targets(self) -> list[str]:
         """Everything `rule all` builds: per-layer outputs, res.csv per (network, dataset, accelerator), summaries."""
@@ -216,12 +223,7 @@ class Plan:
         for net, ds in self.pairs():
             out.append(self.layer_table_path(net, ds))
             for acc in self.accelerators:
-                out.append(self.res_path(net, ds, acc))
-                for x in self.layers[(net, ds)]:
-                    d = self.layer_dir(net, ds, acc, x.name)
-                    out += [
-                        f"{d}/{name}" for name in ("problem.yaml", "mapping.yaml", "stats.json", "stats.txt")
-                    ]
+                out += [self.res_path(net, ds, acc), self.layers_dir(net, ds, acc)]
         return out + self.summary_paths()
 
     def res_inputs(self) -> list[str]:
