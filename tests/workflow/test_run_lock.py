@@ -21,7 +21,7 @@ def _cmd(workdir: Path, overlay: Path) -> list[str]:
 
 def test_second_run_on_same_output_dir_refuses(tmp_path: Path) -> None:
     need_mapper()
-    out = tmp_path / "shared" / "res=ults"  # absolute, shared by both clones; '=' must not break collect_layer
+    out = tmp_path / "shared" / "res=ults"  # absolute, shared by both clones; '=' must not break collect_layers
     a, b = tmp_path / "clone_a", tmp_path / "clone_b"
     for d in (a, b):
         d.mkdir()
