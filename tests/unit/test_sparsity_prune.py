@@ -62,3 +62,41 @@ def test_prune_untrained_and_finetuned(tmp_path: Path) -> None:
     assert tuned.label["method"] == "magnitude-finetuned" and 0.0 <= tuned.label["test_accuracy"] <= 1.0
     layers, _ = read_pruned_model(tmp_path / "tuned.h5", tmp_path / "w.yaml")
     assert all(lw.sparsity == pytest.approx(0.5, abs=1.0 / lw.total + 1e-9) for lw in layers)
+
+
+@pytest.mark.slow
+def test_untrained_mask_step_equals_one_training_batch(tmp_path: Path) -> None:
+    """The eager pruning step gives the kernels that tfmot's own route (one `fit` batch with UpdatePruningStep at
+    learning rate 0) gives, weight for weight, depthwise included."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("tensorflow_model_optimization")
+    pytest.importorskip("tf_keras")
+    from fusionsim.sparsity import prune as P
+    from fusionsim.sparsity.weights import load_layer_specs
+
+    (tmp_path / "w.yaml").write_text(WORKLOAD)
+    specs, info = load_layer_specs(tmp_path / "w.yaml")
+    tf, keras, tfmot = P._import_tf()
+    sk = tfmot.sparsity.keras
+
+    def wrapped():  # the same seeded network, wrapped at 75 %
+        keras.utils.set_random_seed(3)
+        model = P.build_keras_model(specs, info, prunable_depthwise=P._prunable_depthwise(keras, tfmot), adapt=True)
+        return sk.prune_low_magnitude(model, pruning_schedule=sk.ConstantSparsity(0.75, begin_step=0, frequency=1))
+
+    def kernels(pruned):
+        stripped = sk.strip_pruning(pruned)
+        return {s.name: stripped.get_layer(s.name).get_weights()[0] for s in specs if s.has_weights}
+
+    by_fit = wrapped()
+    by_fit.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0),
+                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    by_fit.fit(np.zeros((1, 8, 8, 3), np.float32), np.zeros((1,), np.int64), epochs=1, batch_size=1,
+               callbacks=[sk.UpdatePruningStep()], verbose=0)
+    eager = wrapped()
+    P._mask_step_zero(tf, eager)
+    want, got = kernels(by_fit), kernels(eager)
+    assert set(want) == {"conv1", "pw1", "dw1", "fc"}
+    for name in want:
+        assert np.array_equal(want[name], got[name]), name
+        assert 0.7 < np.mean(got[name] == 0) <= 0.8, name

@@ -7,8 +7,9 @@ kernels included: tfmot skips them by default) and prunes to the target sparsity
 
 * with a dataset (`.npz` with `x_train`, `y_train`, optional `x_test`, `y_test`): fine-tunes for `epochs`
   with a polynomial-decay schedule ending at the target; label `method: magnitude-finetuned`;
-* without: one pruning step at the target on the *untrained* (seeded random) network with learning rate 0,
-  i.e. pure magnitude pruning of the initial weights; label `method: magnitude-untrained`.
+* without: tfmot's pruning step 0 at the target on the *untrained* (seeded random) network, run eagerly (what
+  one training batch at learning rate 0 does), i.e. pure magnitude pruning of the initial weights; label
+  `method: magnitude-untrained`.
 
 Then the wrappers are stripped and the model saved as `.h5` (full-model layout) with the label as the root
 attribute `fusionsim_pruning` (JSON). Nothing is downloaded. Needs `tensorflow`, `tf-keras` and
@@ -194,6 +195,17 @@ def _plain_copy(model: Any, specs: Sequence[LayerSpec], info: dict[str, int]) ->
     return plain
 
 
+def _mask_step_zero(tf: Any, pruned: Any) -> None:
+    """tfmot's pruning step 0 on every wrapped layer, run eagerly: the mask update and weight masking that one
+    `fit` batch with `UpdatePruningStep` and learning rate 0 performs (the same weights, byte for byte), without
+    tracing a training graph (mnasnet: 42 -> 11 CPU-s for the whole prune job)."""
+    for layer in pruned.submodules:
+        if hasattr(layer, "pruning_obj") and hasattr(layer, "pruning_step"):  # tfmot's PruneLowMagnitude
+            layer.pruning_step.assign(0)
+            with tf.control_dependencies([layer.pruning_obj.conditional_mask_update()]):
+                layer.pruning_obj.weight_mask_op()
+
+
 def prune_workload(
     specs: Sequence[LayerSpec],
     input_info: dict[str, int],
@@ -214,21 +226,17 @@ def prune_workload(
     model = build_keras_model(
         specs, input_info, prunable_depthwise=_prunable_depthwise(keras, tfmot), adapt=True
     )
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if data is None:
         schedule = sk.ConstantSparsity(sparsity, begin_step=0, frequency=1)
         pruned = sk.prune_low_magnitude(model, pruning_schedule=schedule)
-        pruned.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss=loss)
-        size, chans = int(input_info["size"]), int(input_info["channels"])
-        x = np.zeros((1, size, size, chans), np.float32)  # lr 0: the batch only triggers the mask update
-        y = np.zeros((1,), np.int64)
-        pruned.fit(x, y, epochs=1, batch_size=1, callbacks=[sk.UpdatePruningStep()], verbose=0)
+        _mask_step_zero(tf, pruned)
         label: dict[str, Any] = {"method": "magnitude-untrained", "dataset": None, "epochs": 0}
     else:
         x, y = data["x_train"].astype(np.float32), data["y_train"].astype(np.int64).reshape(-1)
         steps = max(1, int(np.ceil(len(x) / batch_size))) * max(epochs, 1)
         schedule = sk.PolynomialDecay(0.0, sparsity, begin_step=0, end_step=max(steps - 1, 1), frequency=1)
         pruned = sk.prune_low_magnitude(model, pruning_schedule=schedule)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         pruned.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, metrics=["accuracy"])
         pruned.fit(
             x, y, epochs=max(epochs, 1), batch_size=batch_size, callbacks=[sk.UpdatePruningStep()], verbose=0
