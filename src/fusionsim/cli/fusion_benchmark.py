@@ -42,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--inputs-level", metavar="NAME:WORDS")
     p.add_argument("--outputs-level", metavar="NAME:WORDS")
     p.add_argument("--objective", choices=("energy", "latency", "edp"), default="energy")
+    p.add_argument("--skip", choices=("unused", "bound"),
+                   help="leave out the entries the exact search cannot use (docs/fusion-search.md): 'unused' (no "
+                        "stack option that fits on chip reads them) or 'bound' (also those whose options a lower "
+                        "bound rules out; maps the full-width SLC/LBLC/ELBLC entries first; --objective energy). "
+                        "Needs the buffer levels as --plan does")
     p.add_argument("--dry-run", action="store_true", help="print the job count and exit")
     p.set_defaults(run=run)
 
@@ -181,19 +186,28 @@ def run(args: argparse.Namespace) -> int:
         if done == total or done % 50 == 0:
             print(f"fusion-benchmark: {done}/{total} jobs", file=sys.stderr)
 
-    tables = bs.run_benchmark(layers, setup, out, types, tiles, args.workers, True, args.slc_all_tiles, progress)
+    skip: dict = {}
+    if args.skip:
+        from fusionsim.fusion.workload import load_workload
+
+        if args.skip == "bound" and args.objective != "energy":
+            raise InputError("the bound rule keeps the energy optimum only", key="--skip",
+                             fix="use --skip unused with --objective latency or edp")
+        skip = {"skip": args.skip, "workload": load_workload(layer_dir), "levels": _levels(args, fusion)}
+    tables = bs.run_benchmark(layers, setup, out, types, tiles, args.workers, True, args.slc_all_tiles, progress,
+                              **skip)
     summary = {"out": str(out), "layers": len(layers), "jobs": tables.jobs, "seconds": round(tables.seconds, 3)}
+    if tables.skipped:
+        summary["skipped"] = len(tables.skipped)
     if args.plan:
         summary["plan"] = _plan(args, fusion, layer_dir, out)
     print(json.dumps(summary))
     return 0
 
 
-def _plan(args: argparse.Namespace, fusion: dict, layer_dir: Path, out: Path) -> dict:
+def _levels(args: argparse.Namespace, fusion: dict) -> object:
+    """The search's buffer levels: the flags, else the manifest's fusion section."""
     from fusionsim.fusion.plan import BufferLevels, Level
-    from fusionsim.fusion.search import search_exact
-    from fusionsim.fusion.tables import load_tables
-    from fusionsim.fusion.workload import load_workload
 
     def level(value: str | None, key: str) -> Level:
         text = value or fusion.get(key.replace("-", "_"))
@@ -202,10 +216,22 @@ def _plan(args: argparse.Namespace, fusion: dict, layer_dir: Path, out: Path) ->
                              fix=f"pass --{key} NAME:WORDS or add fusion.{key.replace('-', '_')} to the manifest")
         return Level.parse(str(text), f"--{key}")
 
-    levels = BufferLevels(level(args.weights_level, "weights-level"), level(args.inputs_level, "inputs-level"),
-                          level(args.outputs_level, "outputs-level"))
+    return BufferLevels(level(args.weights_level, "weights-level"), level(args.inputs_level, "inputs-level"),
+                        level(args.outputs_level, "outputs-level"))
+
+
+def _plan(args: argparse.Namespace, fusion: dict, layer_dir: Path, out: Path) -> dict:
+    from fusionsim.fusion.search import search_exact
+    from fusionsim.fusion.skip import describe
+    from fusionsim.fusion.tables import load_tables
+    from fusionsim.fusion.workload import load_workload
+
+    levels = _levels(args, fusion)
     workload = load_workload(layer_dir)
-    plan = search_exact(workload, load_tables(out), levels, args.objective)
+    tables = load_tables(out)
+    plan = search_exact(workload, tables, levels, args.objective)
+    skipped = bs.read_skipped(out / "costs.json")
+    plan.notes += describe(skipped, len(skipped) + sum(len(r) for t in tables.energy.values() for r in t.values()))
     paths = bs.write_plan_outputs(plan, workload, out / "costs.json", out / "plan")
     return {"fused_uJ": round(plan.fused_uJ, 3), "layer_by_layer_uJ": round(plan.layer_by_layer_uJ, 3),
             "saving_pct": round(plan.saving_pct, 3), "files": {k: str(v) for k, v in paths.items()}}

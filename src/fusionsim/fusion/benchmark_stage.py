@@ -412,15 +412,58 @@ def read_skipped(path: str | Path) -> list[list[Any]]:
 def run_benchmark(layers: Sequence[BenchLayer], setup: BenchSetup, out_dir: str | Path,
                   types: Sequence[str] = SEED_TYPE_ORDER, tiles: Sequence[int] | None = None,
                   workers: int = 1, keep_runs: bool = True, slc_all_tiles: bool = False,
-                  progress: Callable[[int, int], None] | None = None) -> BenchTables:
-    """The whole stage: plan, run (resumable under `out_dir/runs/` when `keep_runs`), assemble and write tables."""
+                  progress: Callable[[int, int], None] | None = None, skip: str | None = None,
+                  workload: Any = None, levels: Any = None) -> BenchTables:
+    """The whole stage: plan, run (resumable under `out_dir/runs/` when `keep_runs`), assemble and write tables.
+
+    `skip` ("unused" or "bound", with the search's `workload` and buffer `levels`) leaves out the entries the
+    exact search cannot use (fusion/skip.py); "bound" first maps the baseline entries (SLC, LBLC and ELBLC at
+    full width) and bounds the rest with them. The skipped entries are listed in costs.json."""
     t0 = time.perf_counter()
-    jobs = plan_jobs(layers, setup, types, tiles, slc_all_tiles)
-    results = run_jobs(jobs, setup, Path(out_dir) / "runs" if keep_runs else None, workers, progress)
+    runs = Path(out_dir) / "runs" if keep_runs else None
+    entries = enumerate_entries(layers, types, tiles, slc_all_tiles)
+    skipped: dict[tuple[str, int, int], str] = {}
+    results: dict[str, dict[str, Any]] = {}
+    if skip is not None:
+        from fusionsim.fusion import skip as sk
+
+        lower = tables = None
+        if skip == "bound":
+            base = {(kind, k + 1, w) for kind, k, w in sk.baseline_entries(workload)}
+            first = [j for j in plan_jobs(layers, setup, types, tiles, slc_all_tiles) if set(j.uses) & base]
+            results.update(run_jobs(first, setup, runs, workers, progress))
+            tables = assemble_tables(layers, first, results)
+            lower, tables = _bounds(layers, setup, workload, entries), _cost_tables(tables)
+        skipped = sk.skipped_entries(workload, levels, entries, lower, tables)
+    jobs = plan_jobs(layers, setup, types, tiles, slc_all_tiles, skip=skipped)
+    results.update(run_jobs([j for j in jobs if j.key not in results], setup, runs, workers, progress))
     tables = assemble_tables(layers, jobs, results)
+    tables.skipped = [[*e, why] for e, why in sorted(skipped.items())]
+    for kind in dict.fromkeys(e[0] for e in tables.skipped):
+        for lay in layers:
+            tables.entries.setdefault(kind, {}).setdefault(lay.number, {})
     tables.seconds = time.perf_counter() - t0
     write_tables(tables, out_dir)
     return tables
+
+
+def _cost_tables(tables: BenchTables) -> Any:
+    """The search's CostTables (energy only) of assembled benchmark tables."""
+    from fusionsim.fusion.tables import TYPES, CostTables
+
+    return CostTables({kind: tables.table(kind) for kind in TYPES})
+
+
+def _bounds(layers: Sequence[BenchLayer], setup: BenchSetup, workload: Any, entries: Sequence[tuple]) -> Any:
+    """Per-entry lower bounds (fusion.skip.entry_lower_bounds) from the accelerator's arch and ERT."""
+    from fusionsim.fusion import skip as sk
+    from fusionsim.spec.arch import load_arch
+    from fusionsim.spec.ert import load_ert
+
+    arch = load_arch(setup.arch, setup.components)
+    problems = {lay.number - 1: lay.problem for lay in layers}
+    return sk.entry_lower_bounds(problems, arch, load_ert(setup.ert), setup.dram,
+                                 [(kind, num - 1, w) for kind, num, w in entries], DRAM_KEEP)
 
 
 # ------------------------------------------------------------------------------------------------ networks

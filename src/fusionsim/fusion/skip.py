@@ -192,7 +192,15 @@ def layer_set_workload(layer_set: Any) -> Workload:
 def unused_entries(layer_set: Any, levels: BufferLevels, entries: Iterable[tuple[str, int, int]]
                    ) -> dict[tuple[str, int, int], str]:
     """Of `entries` (type, 1-based layer number, width), those rule *unused* skips, with the reason."""
-    plan = plan_skips(layer_set_workload(layer_set), levels)
+    return skipped_entries(layer_set_workload(layer_set), levels, entries)
+
+
+def skipped_entries(workload: Workload, levels: BufferLevels, entries: Iterable[tuple[str, int, int]],
+                    lower: CostTables | None = None, tables: CostTables | None = None
+                    ) -> dict[tuple[str, int, int], str]:
+    """Of `entries` (type, 1-based layer number, width), those skipped by rule *unused* (and, given `lower`
+    and the baseline `tables`, by rule *bound*), with the reason."""
+    plan = plan_skips(workload, levels, lower=lower, tables=tables)
     return {(kind, num, w): plan.skipped[(kind, num - 1, w)] for kind, num, w in entries
             if (kind, num - 1, w) in plan.skipped}
 
