@@ -148,7 +148,11 @@ def compare_tiles(store: Path, before_file: Path) -> None:
 def full_case(work: Path, cores: int) -> None:
     wall, cpu = run(work, cores, FULL, [])
     jobs = len(list((work / "results/cache/layers").glob("*/run.json")))
-    print(f"full ARCHON comparison: {wall:.1f} s wall, {cpu:.1f} s CPU on {cores} cores, {jobs} layer jobs")
+    logs = work / "results/logs"
+    per_rule = {d.name.removesuffix(".log"): sum(1 for f in d.rglob("*.log")) if d.is_dir() else 1
+                for d in sorted(logs.iterdir())}
+    print(f"full ARCHON comparison: {wall:.1f} s wall, {cpu:.1f} s CPU on {cores} cores, {jobs} layer jobs; "
+          f"{sum(per_rule.values())} Snakemake jobs {per_rule}")
     print((work / "results/report/final.md").read_text())
 
 
