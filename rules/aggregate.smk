@@ -5,8 +5,8 @@
 
 rule aggregate_res:
     input:
+        unpack(lambda wc: PLAN.workload_inputs(wc.net)),
         layers=lambda wc: PLAN.layers_dir(wc.net, wc.dataset, wc.accel),
-        workload=lambda wc: str(PLAN.networks[wc.net].path),
     output:
         f"{OUT}/{{net}}/{{dataset}}/{{accel}}/res.csv",
     log:
@@ -14,6 +14,7 @@ rule aggregate_res:
     conda:
         CONDA_ENV
     params:
+        workload=lambda wc: PLAN.workload_refs(wc.net),
         layers=lambda wc: PLAN.layer_names(wc.net, wc.dataset),
         stats=lambda wc: PLAN.layer_stats(wc.net, wc.dataset, wc.accel),
         dataset=lambda wc: wc.dataset,

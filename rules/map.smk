@@ -2,7 +2,8 @@
 # version): equal layer problems are mapped once, in <out>/cache/layers/<key>/. Each (network, dataset,
 # accelerator) then gets its layers folder, one folder per (layer, tile) with problem.yaml, mapping.yaml,
 # stats.json and stats.txt copied from the cache, by one cheap local job (not one job per layer: Snakemake's
-# per-job cost would dominate).
+# per-job cost would dominate). Files of the workflow folder reach jobs as `{workflow}/...` params, not inputs
+# (fusionsim.workflow.paths): a checkout at another place reuses the same results folder without reruns.
 
 
 localrules:
@@ -11,7 +12,7 @@ localrules:
 
 rule map_layer:
     input:
-        unpack(lambda wc: PLAN.map_job_inputs(wc.key)),
+        unpack(lambda wc: PLAN.map_rule_inputs(wc.key)),
     output:
         problem=f"{OUT}/cache/layers/{{key}}/problem.yaml",
         mapper=f"{OUT}/cache/layers/{{key}}/mapper.yaml",
@@ -30,7 +31,8 @@ rule map_layer:
     params:
         problem=lambda wc: PLAN.problems[PLAN.jobs[wc.key].problem_key],
         mapper=lambda wc: PLAN.mappers[PLAN.jobs[wc.key].mapper_key],
-        components=lambda wc: PLAN.components_dir(wc.key),
+        files=lambda wc: PLAN.map_rule_files(wc.key),
+        components=lambda wc: PLAN.components_ref(wc.key),
         engine=config["engine"],
         seed=config["mapper"]["seed"],
         model_version=MODEL_VERSION,

@@ -4,7 +4,7 @@
 
 rule write_layer_table:
     input:
-        workload=lambda wc: str(PLAN.networks[wc.net].path),
+        unpack(lambda wc: PLAN.workload_inputs(wc.net)),
     output:
         f"{OUT}/{{net}}/{{dataset}}/layers.csv",
     log:
@@ -12,6 +12,7 @@ rule write_layer_table:
     conda:
         CONDA_ENV
     params:
+        workload=lambda wc: PLAN.workload_refs(wc.net),
         layers=lambda wc: PLAN.layer_names(wc.net, wc.dataset),
         dataset=lambda wc: wc.dataset,
     script:

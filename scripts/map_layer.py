@@ -7,6 +7,7 @@ import logging
 
 from fusionsim.rule_log import log_to
 from fusionsim.workflow.jobs import run_map_job
+from fusionsim.workflow.paths import resolve_files
 
 
 def main(smk) -> None:
@@ -14,13 +15,16 @@ def main(smk) -> None:
     run = run_map_job
     if getattr(smk.params, "unmappable_is_result", False):
         from fusionsim.sweeps.jobs import run_sweep_map_job as run
+    # files of the workflow folder come as `{workflow}/...` params (fusionsim.workflow.paths), the rest as inputs
+    files = resolve_files(smk.input, {**getattr(smk.params, "files", {}), "dir": smk.params.components},
+                          smk.scriptdir)
     record = run(
         problem=smk.params.problem,
         mapper=smk.params.mapper,
-        arch=smk.input.arch,
-        ert=smk.input.ert,
-        constraints=list(smk.input.constraints),
-        components=smk.params.components or None,
+        arch=files["arch"],
+        ert=files["ert"],
+        constraints=list(files["constraints"]),
+        components=files["dir"] or None,
         outputs=dict(smk.output.items()),
         key=smk.wildcards.key,
         engine=smk.params.engine,

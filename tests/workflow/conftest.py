@@ -32,17 +32,19 @@ def snakemake(
     env: dict[str, str] | None = None,
     check: bool = True,
     timeout: int = 900,
+    root: Path = ROOT,
 ) -> subprocess.CompletedProcess:
-    """Run `snakemake` on the repository's Snakefile in `workdir` with .test/config.yaml plus `overlays`."""
-    configs = [str(ROOT / ".test/config.yaml"), *(str(p) for p in overlays or [])]
+    """Run `snakemake` on the Snakefile of checkout `root` (the repository's) in `workdir` with its
+    .test/config.yaml plus `overlays`."""
+    configs = [str(root / ".test/config.yaml"), *(str(p) for p in overlays or [])]
     cmd = [
         SNAKEMAKE,
         "--snakefile",
-        str(ROOT / "Snakefile"),
+        str(root / "Snakefile"),
         "--directory",
         str(workdir),
         "--workflow-profile",
-        str(ROOT / "profiles" / profile),
+        str(root / "profiles" / profile),
         "--configfile",
         *configs,
         "--cores",

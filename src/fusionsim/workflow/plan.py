@@ -26,6 +26,7 @@ from fusionsim.errors import InputError
 from fusionsim.workflow.accelerators import TECHNOLOGIES, Accelerator, ert_build_key, load_accelerator
 from fusionsim.workflow.keys import content_hash, file_hash, model_version
 from fusionsim.workflow.mapper_settings import layer_mapper_settings
+from fusionsim.workflow.paths import checkout_split, portable
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
 # the files `collect_layers` copies from a map job's cache folder into each layer's folder
@@ -66,6 +67,7 @@ class Plan:
     job_accelerators: dict[str, Accelerator] = field(default_factory=dict)
     energy: dict[str, Any] = field(default_factory=lambda: dict(ENERGY_DEFAULTS))  # config `energy` section
     ert_builds: dict[str, str] = field(default_factory=dict)  # accelerator without an ERT -> its build key
+    basedir: str = ""  # the workflow folder: its files reach rules as `{workflow}/...` params (workflow.paths)
 
     # -- names for wildcard constraints
     def pairs(self) -> list[tuple[str, str]]:
@@ -184,6 +186,26 @@ class Plan:
             "components": [str(c) for c in acc.component_files()],
         }
 
+    def map_rule_inputs(self, key: str) -> dict[str, Any]:
+        """Inputs of rule `map_layer`: the files of `map_job_inputs` outside the workflow folder (a built ERT,
+        a user's accelerator folder). Those inside it are params (`map_rule_files`): their content is in the key,
+        and their absolute paths would rerun every job from a checkout at another place."""
+        return checkout_split(self.map_job_inputs(key), self.basedir)[0]
+
+    def map_rule_files(self, key: str) -> dict[str, Any]:
+        """The files of `map_job_inputs` inside the workflow folder, as `{workflow}/...` references."""
+        return checkout_split(self.map_job_inputs(key), self.basedir)[1]
+
+    def workload_inputs(self, net: str) -> dict[str, str]:
+        """The workload file of `net` as a rule input when it lies outside the workflow folder (an imported
+        model under the results folder), else nothing (`workload_refs`)."""
+        return checkout_split({"workload": str(self.networks[net].path)}, self.basedir)[0]
+
+    def workload_refs(self, net: str) -> dict[str, Any]:
+        """The workload file of `net` as a `{workflow}/...` reference with its SHA-256 (a params value, so an
+        edit still reruns its jobs) when it lies inside the workflow folder, else {}."""
+        return checkout_split({"workload": str(self.networks[net].path)}, self.basedir, hashes=True)[1]
+
     def collect_copies(self, net: str, dataset: str, accel: str) -> list[list[str]]:
         """What `collect_layers` copies: per layer of one (network, dataset, accelerator), in layer order,
         [cache folder of its key, its folder under the layers folder (`<layer>/<tile>`)]."""
@@ -212,6 +234,10 @@ class Plan:
         """The components folder of key `key`'s accelerator ('' when it has none)."""
         comp = self.accelerator_of(key).components
         return str(comp) if comp else ""
+
+    def components_ref(self, key: str) -> str:
+        """`components_dir` as rule `map_layer`'s param: `{workflow}/...` inside the workflow folder."""
+        return portable(self.components_dir(key), self.basedir) if self.components_dir(key) else ""
 
     def layer_stats(self, net: str, dataset: str, accel: str) -> list[str]:
         """The per-layer stats.json files of one (network, dataset, accelerator), in layer order."""
@@ -329,6 +355,7 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
         accelerators=accels,
         layers={},
         energy=energy,
+        basedir=str(basedir),
     )
     for net, ds in select_pairs(networks, list(config["datasets"])):
         all_layers = expand_network(networks[net], ds)
