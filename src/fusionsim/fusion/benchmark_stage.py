@@ -17,7 +17,6 @@ cycles, MACs and per-level energies of every entry.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -37,6 +36,7 @@ from fusionsim.errors import InputError
 from fusionsim.fusion.tables import TYPES, load_layers
 from fusionsim.names import safe_name
 from fusionsim.spec.yaml_io import load_json, load_yaml
+from fusionsim.tiling.problem import tile_problem  # noqa: F401 - part of this module's API (bs.tile_problem)
 
 log = logging.getLogger(__name__)
 
@@ -146,16 +146,6 @@ def tile_widths(width: int, kind: str, tiles: Sequence[int] | None = None, slc_a
     if tiles is None:
         return list(range(1, width + 1))
     return sorted({t for t in tiles if 1 <= t <= width} | ({width} if kind == "SLC" else set()))
-
-
-def tile_problem(problem: dict[str, Any], tile: int) -> dict[str, Any]:
-    """The layer's problem with `P = Q = tile` (all output channels of a tile x tile patch)."""
-    out = copy.deepcopy(problem)
-    inst = out["problem"]["instance"]
-    if tile > int(inst["P"]):
-        raise InputError(f"tile width {tile} is wider than the layer (P={inst['P']})", key="problem.instance.P")
-    inst["P"] = inst["Q"] = tile
-    return out
 
 
 def input_tile_width(tile: int, kernel: int, stride: int = 1, dilation: int = 1, pad: int = 0) -> int:

@@ -31,6 +31,7 @@ from fusionsim.fusion.costs import ROLES, CostOptions, StackCoster
 from fusionsim.fusion.plan import BufferLevels
 from fusionsim.fusion.tables import TYPES, CostTables
 from fusionsim.fusion.workload import Workload
+from fusionsim.tiling.problem import tile_problem
 
 Entry = tuple[str, int, int]  # (type, layer index 0-based, tile width)
 REL_MARGIN = 1e-9  # an option is ruled out only when its bound exceeds the single layers by this much
@@ -162,7 +163,6 @@ def dram_prices(arch: Any, ert: Any, dram: str) -> tuple[float, float]:
 def entry_lower_bounds(problems: dict[int, dict], arch: Any, ert: Any, dram: str,
                        entries: Iterable[Entry], keeps: dict[str, tuple[str, ...] | None]) -> CostTables:
     """Lower-bound tables (uJ) for `entries` of layers `problems` (0-based index -> Timeloop problem dict)."""
-    from fusionsim.fusion.benchmark_stage import tile_problem
     from fusionsim.spec.problem import parse_problem
 
     mac, per_word = dram_prices(arch, ert, dram)
