@@ -39,9 +39,11 @@ def main() -> None:
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     t0 = time.perf_counter()
-    proc = subprocess.run(["make", "run"], cwd=clone, env=env, capture_output=True, text=True)
+    # one stream, as a terminal shows it (the end-of-run summary is on stdout, Snakemake's progress on stderr)
+    proc = subprocess.run(["make", "run"], cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
     wall = time.perf_counter() - t0
-    console = (proc.stdout + proc.stderr).splitlines()
+    console = proc.stdout.splitlines()
     set_up = next((i for i, line in enumerate(console) if "snakemake --profile" in line), None)
     elapsed = next((m.group(1) for line in console if (m := re.search(r"Elapsed time: (\S+)", line))), "n/a")
     print(f"make run: exit {proc.returncode}, wall {wall:.1f} s (Snakemake's own 'Elapsed time' {elapsed}; "
