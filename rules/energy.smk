@@ -10,7 +10,7 @@ localrules:
 
 rule build_ert:
     input:
-        unpack(lambda wc: PLAN.ert_build_inputs(wc.accel)),
+        unpack(lambda wc: PLAN.ert_build_rule_inputs(wc.accel)),
     output:
         ert=f"{OUT}/ert/{{accel}}/ERT.yaml",
         art=f"{OUT}/ert/{{accel}}/ART.yaml",
@@ -24,6 +24,7 @@ rule build_ert:
         mem_mb=1000,
         runtime=5,
     params:
+        files=lambda wc: PLAN.ert_build_rule_files(wc.accel),
         technology=lambda wc: PLAN.ert_settings(wc.accel)["technology"],
         backend=lambda wc: PLAN.ert_settings(wc.accel)["backend"],
         key=lambda wc: PLAN.ert_builds[wc.accel],

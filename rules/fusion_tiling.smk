@@ -24,7 +24,7 @@ localrules:
 
 rule write_fusion_layers:
     input:
-        workload=lambda wc: FUSION_TILING.workloads[wc.net],
+        unpack(lambda wc: FUSION_TILING.workload_inputs(wc.net)),
     output:
         directory(f"{OUT}/fusion_tiling/{{net}}/layers"),
     log:
@@ -34,6 +34,7 @@ rule write_fusion_layers:
     conda:
         CONDA_ENV
     params:
+        workload=lambda wc: FUSION_TILING.workload_refs(wc.net),
         dataset=lambda wc: FUSION_TILING.datasets[wc.net],
         layers=lambda wc: FUSION_TILING.layer_names[wc.net],
         model_version=MODEL_VERSION,
@@ -43,7 +44,7 @@ rule write_fusion_layers:
 
 rule benchmark_fusion_tiles:
     input:
-        unpack(lambda wc: FUSION_TILING.batch_inputs(wc.batch)),
+        unpack(lambda wc: FUSION_TILING.batch_rule_inputs(wc.batch)),
     output:
         results=f"{OUT}/cache/fusion_batches/{{batch}}/results.json",
     log:
@@ -56,7 +57,7 @@ rule benchmark_fusion_tiles:
         mem_mb=2000,
         runtime=60,
     params:
-        batch=lambda wc: FUSION_TILING.batch_params(wc.batch),
+        batch=lambda wc: FUSION_TILING.batch_rule_params(wc.batch),
         engine=FUSION_TILING.engine,
         seed=FUSION_TILING.seed,
         model_version=MODEL_VERSION,

@@ -3,6 +3,9 @@
 # renders them (report: annotations; the workflow page shows the final table).
 
 
+from fusionsim.workflow.paths import inputs_outside, refs_inside
+
+
 report: "../scripts/report_workflow.rst"
 
 
@@ -104,9 +107,7 @@ rule write_final_table:
 
 rule write_area_table:
     input:
-        baseline=lambda wc: COMPARISON.area_inputs()["baseline"],
-        main=lambda wc: COMPARISON.area_inputs()["main"],
-        overhead=lambda wc: COMPARISON.area_inputs()["overhead"],
+        unpack(lambda wc: inputs_outside(COMPARISON.area_inputs(), workflow.basedir)),
     output:
         csv=report(
             f"{OUT}/report/area.csv",
@@ -119,6 +120,7 @@ rule write_area_table:
     conda:
         CONDA_ENV
     params:
+        files=lambda wc: refs_inside(COMPARISON.area_inputs(), workflow.basedir),
         adders=24,
     script:
         "../scripts/write_area_table.py"

@@ -3,11 +3,17 @@
 # configured, labelled magnitude-untrained), then its dense layer jobs' mappings and stats are turned into
 # sparse cycles (slowest PE per pass) and energy. A network listed in `sparsity.pe_work` is not pruned: its
 # sparse cycles come from the given per-PE non-zero work files (e.g. the seed's sparse_baseline/csvs).
+# Files of the workflow folder reach the jobs as `{workflow}/...` params with their hash (fusionsim.workflow.paths).
+from fusionsim.workflow.paths import inputs_outside, refs_inside
 
 
 rule prune_network:
     input:
-        unpack(lambda wc: COMPARISON.prune_inputs(wc.base, wc.dataset)),
+        unpack(
+            lambda wc: inputs_outside(
+                COMPARISON.prune_inputs(wc.base, wc.dataset), workflow.basedir
+            )
+        ),
     output:
         model=f"{OUT}/sparsity/{{base}}/{{dataset}}/pruned.h5",
         label=f"{OUT}/sparsity/{{base}}/{{dataset}}/pruned.h5.json",
@@ -21,6 +27,9 @@ rule prune_network:
         mem_mb=4000,
         runtime=30,
     params:
+        files=lambda wc: refs_inside(
+            COMPARISON.prune_inputs(wc.base, wc.dataset), workflow.basedir
+        ),
         dataset=lambda wc: wc.dataset,
         sparsity=config["sparsity"]["target_sparsity"],
         epochs=config["sparsity"]["epochs"],
@@ -31,7 +40,11 @@ rule prune_network:
 
 rule adjust_sparse:
     input:
-        unpack(lambda wc: COMPARISON.sparse_inputs(wc.base, wc.dataset)),
+        unpack(
+            lambda wc: inputs_outside(
+                COMPARISON.sparse_inputs(wc.base, wc.dataset), workflow.basedir
+            )
+        ),
     output:
         f"{OUT}/sparsity/{{base}}/{{dataset}}/sparse_layers.csv",
     log:
@@ -41,6 +54,9 @@ rule adjust_sparse:
     conda:
         CONDA_ENV
     params:
+        files=lambda wc: refs_inside(
+            COMPARISON.sparse_inputs(wc.base, wc.dataset), workflow.basedir
+        ),
         dataset=lambda wc: wc.dataset,
         layers=lambda wc: COMPARISON.sparse_layer_names(wc.base, wc.dataset),
         groups=lambda wc: COMPARISON.sparse_layer_groups(wc.base, wc.dataset),

@@ -6,19 +6,21 @@ import logging
 
 from fusionsim.rule_log import log_to
 from fusionsim.workflow.archon_jobs import write_sparse_layers, write_sparse_layers_from_pe_work
+from fusionsim.workflow.paths import resolve_files
 
 
 def main(smk) -> None:
     log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
-    if "pe_work" in smk.input.keys():  # sparsity.pe_work: given per-PE non-zero work, no pruned model
+    files = resolve_files(smk.input, smk.params.files, smk.scriptdir)  # `{workflow}/...` params resolved
+    if "pe_work" in files:  # sparsity.pe_work: given per-PE non-zero work, no pruned model
         rows = write_sparse_layers_from_pe_work(
-            list(smk.params.layers), list(smk.params.groups), list(smk.input.pe_work), smk.output[0]
+            list(smk.params.layers), list(smk.params.groups), list(files["pe_work"]), smk.output[0]
         )
         logging.info("wrote %s from per-PE work files: %d layers", smk.output[0], len(rows))
         return
     rows = write_sparse_layers(
-        smk.input.model,
-        smk.input.workload,
+        files["model"],
+        files["workload"],
         smk.params.dataset,
         list(smk.params.layers),
         list(smk.input.stats),

@@ -6,18 +6,21 @@ import logging
 
 from fusionsim.rule_log import log_to
 from fusionsim.workflow.fusion_tiling_jobs import run_fusion_tile_batch
+from fusionsim.workflow.paths import resolve_files
 
 
 def main(smk) -> None:
     log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     batch = smk.params.batch
+    # files of the workflow folder come as `{workflow}/...` params (fusionsim.workflow.paths), the rest as inputs
+    files = resolve_files(smk.input, {**batch["files"], "dir": batch["components"]}, smk.scriptdir)
     body = run_fusion_tile_batch(
         tiles=batch["tiles"],
         mapper=batch["mapper"],
-        arch=smk.input.arch,
-        ert=smk.input.ert,
-        constraints=list(smk.input.constraints),
-        components=batch["components"] or None,
+        arch=files["arch"],
+        ert=files["ert"],
+        constraints=list(files["constraints"]),
+        components=files["dir"] or None,
         dram=batch["dram"],
         engine=smk.params.engine,
         seed=smk.params.seed,

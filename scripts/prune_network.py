@@ -6,16 +6,18 @@ import logging
 
 from fusionsim.rule_log import log_to
 from fusionsim.workflow.archon_jobs import prune_network
+from fusionsim.workflow.paths import resolve_files
 
 
 def main(smk) -> None:
     log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
+    files = resolve_files(smk.input, smk.params.files, smk.scriptdir)  # `{workflow}/...` params resolved
     record = prune_network(
-        smk.input.workload,
+        files["workload"],
         smk.params.dataset,
         smk.output.model,
         smk.params.sparsity,
-        dict(smk.input.items()).get("data"),
+        files.get("data"),
         smk.params.epochs,
         smk.params.seed,
     )

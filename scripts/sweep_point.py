@@ -4,12 +4,13 @@ import logging
 
 from fusionsim.rule_log import log_to
 from fusionsim.sweeps.jobs import write_point
+from fusionsim.workflow.paths import resolve_files
 
 
 def main(smk) -> None:
     log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     body = write_point(
-        smk.params.workload,
+        resolve_files(smk.input, smk.params.workload, smk.scriptdir)["workload"],
         smk.wildcards.dataset,
         list(smk.params.layers),
         list(smk.input.stats),

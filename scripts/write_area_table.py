@@ -5,11 +5,13 @@ import logging
 
 from fusionsim.rule_log import log_to
 from fusionsim.workflow.archon_jobs import write_area
+from fusionsim.workflow.paths import resolve_files
 
 
 def main(smk) -> None:
     log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
-    archs = {"baseline": smk.input.baseline[0], "main": smk.input.main[0], "overhead": smk.input.overhead[0]}
+    files = resolve_files(smk.input, smk.params.files, smk.scriptdir)  # `{workflow}/...` params resolved
+    archs = {role: files[role][0] for role in ("baseline", "main", "overhead")}
     rows = write_area(archs, smk.params.adders, smk.output.csv)
     logging.info("area: %s", rows)
 

@@ -5,12 +5,13 @@ import logging
 
 from fusionsim.rule_log import log_to
 from fusionsim.workflow.fusion_tiling_jobs import write_fusion_layers
+from fusionsim.workflow.paths import resolve_files
 
 
 def main(smk) -> None:
     log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
     paths = write_fusion_layers(
-        smk.input.workload, smk.params.dataset, list(smk.params.layers), smk.output[0]
+        resolve_files(smk.input, smk.params.workload, smk.scriptdir)["workload"], smk.params.dataset, list(smk.params.layers), smk.output[0]
     )
     logging.info("wrote %d fusion layers of %s (%s)", len(paths), smk.wildcards.net, smk.params.dataset)
 

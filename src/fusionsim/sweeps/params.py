@@ -227,7 +227,8 @@ def render_accelerator(root: str | Path, values: dict[str, Any], dest: str | Pat
         manifest["fusion"] = render_section(raw["fusion"], values, path, "fusion")
     manifest["name"] = dest.name
     manifest["rendered_from"] = {"accelerator": root.name, "parameters": dict(values)}
-    head = f"# Rendered from {path} at {values} (fusionsim.sweeps.params); do not edit.\n"
+    # the accelerator's folder name, not `path`: an absolute path would name the checkout in generated content
+    head = f"# Rendered from {root.name}/{path.name} at {values} (fusionsim.sweeps.params); do not edit.\n"
     _write_if_changed(dest / "accelerator.yaml", (head + yaml.safe_dump(manifest, sort_keys=False)).encode())
     return dest
 

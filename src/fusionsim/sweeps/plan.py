@@ -21,6 +21,7 @@ from fusionsim.sweeps import params as P
 from fusionsim.workflow.accelerators import Accelerator, ert_build_key, load_accelerator
 from fusionsim.workflow.keys import content_hash, file_hash, model_version
 from fusionsim.workflow.mapper_settings import merge_mapper_settings
+from fusionsim.workflow.paths import checkout_split
 from fusionsim.workflow.plan import Plan, config_network_files, select_pairs
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
@@ -63,6 +64,7 @@ class SweepPlan:
     jobs: dict[str, SweepJob] = field(default_factory=dict)
     engine: str = "native"
     seed: int = 0
+    basedir: str = ""  # the workflow folder: its files reach rules as `{workflow}/...` params (workflow.paths)
 
     # -- names for wildcard constraints
     def sweep_names(self) -> list[str]:
@@ -112,13 +114,15 @@ class SweepPlan:
 
     def point_inputs(self, sweep: str, net: str, dataset: str, point: str) -> dict[str, list[str]]:
         keys = self.sweeps[sweep].keys[(point, net, dataset)]
-        return {"stats": [f"{self.map_dir(k)}/stats.json" for k in keys]}
+        workload = checkout_split({"workload": self.sweeps[sweep].workloads[net]}, self.basedir)[0]
+        return {"stats": [f"{self.map_dir(k)}/stats.json" for k in keys], **workload}
 
     def point_params(self, sweep: str, net: str, dataset: str) -> dict[str, Any]:
         s = self.sweeps[sweep]
         acc = self.variants[next(iter(s.points))]
         return {
-            "workload": s.workloads[net],
+            # a `{workflow}/...` reference and its SHA-256 inside the workflow folder, else an input (point_inputs)
+            "workload": checkout_split({"workload": s.workloads[net]}, self.basedir, hashes=True)[1],
             "layers": [x.name for x in s.layers[(net, dataset)]],
             "dw_levels": list(acc.depthwise_input_levels),
         }
@@ -171,7 +175,7 @@ def sweep_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) -> Sweep
     """Expand `config["sweeps"]`: render every point's variant, register its ERT build in `plan`, and key every
     layer job. An unknown accelerator, parameter, network, dataset or layer is one InputError naming the key."""
     basedir = Path(basedir)
-    sp = SweepPlan(out=plan.out, engine=config["engine"], seed=int(config["mapper"]["seed"]))
+    sp = SweepPlan(out=plan.out, engine=config["engine"], seed=int(config["mapper"]["seed"]), basedir=str(basedir))
     sweeps = config.get("sweeps") or {}
     if not sweeps:
         return sp

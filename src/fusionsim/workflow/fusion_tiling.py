@@ -13,6 +13,7 @@ from fusionsim.spec.yaml_io import load_yaml_any
 from fusionsim.workflow.accelerators import Accelerator, load_accelerator
 from fusionsim.workflow.keys import content_hash, model_version
 from fusionsim.workflow.mapper_settings import merge_mapper_settings
+from fusionsim.workflow.paths import checkout_split, portable
 from fusionsim.workflow.plan import Plan, config_network_files, resolve_path
 from fusionsim.workloads import load_network
 from fusionsim.workloads.models import network_names
@@ -66,6 +67,7 @@ class FusionTilingPlan:
     skipped: dict[tuple[str, str], list[list[Any]]] = field(default_factory=dict)
     # the (net, accel) pairs of the stage's own targets (a sweep adds pairs its tables ask for)
     pairs: list[tuple[str, str]] = field(default_factory=list)
+    basedir: str = ""  # the workflow folder: its files reach rules as `{workflow}/...` params (workflow.paths)
 
     def network_names(self) -> list[str]:
         return list(self.datasets)
@@ -158,6 +160,27 @@ class FusionTilingPlan:
             "store": f"{self.out}/cache/fusion_tiles",
         }
 
+    def batch_rule_inputs(self, batch: str) -> dict[str, Any]:
+        """Inputs of rule benchmark_fusion_tiles: `batch_inputs` outside the workflow folder (see
+        `Plan.map_rule_inputs`: the files inside it are in the tile keys, and reach the job as params)."""
+        return checkout_split(self.batch_inputs(batch), self.basedir)[0]
+
+    def batch_rule_params(self, batch: str) -> dict[str, Any]:
+        """`batch_params` with `{workflow}/...` references instead of absolute paths (its components folder,
+        and the `files` of `batch_inputs` inside the workflow folder)."""
+        params = self.batch_params(batch)
+        if params["components"]:
+            params["components"] = portable(params["components"], self.basedir)
+        return {**params, "files": checkout_split(self.batch_inputs(batch), self.basedir)[1]}
+
+    def workload_inputs(self, net: str) -> dict[str, str]:
+        """The workload of `net` as an input of write_fusion_layers when outside the workflow folder."""
+        return checkout_split({"workload": self.workloads[net]}, self.basedir)[0]
+
+    def workload_refs(self, net: str) -> dict[str, Any]:
+        """The workload of `net` as a `{workflow}/...` reference with its SHA-256 when inside the workflow folder."""
+        return checkout_split({"workload": self.workloads[net]}, self.basedir, hashes=True)[1]
+
     def costs_inputs(self, net: str, accel: str) -> dict[str, Any]:
         """Named inputs of the collect rule: the layer folder and the results of every batch it reads."""
         batches = dict.fromkeys(self.batch_of[k] for k in self.uses[(net, accel)])
@@ -235,7 +258,7 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
     accelerator files' bytes, the merged mapper settings, engine, seed, and (salt) the accelerator's name and
     the model version, so equal tiles of several networks on one accelerator are one job.
     """
-    ft = FusionTilingPlan(out=plan.out)
+    ft = FusionTilingPlan(out=plan.out, basedir=str(basedir))
     cfg = config.get("fusion_tiling") or {}
     if not cfg.get("enabled"):
         return ft

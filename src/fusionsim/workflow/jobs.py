@@ -25,9 +25,8 @@ def run_ert_job(
     from fusionsim.energy.ert import art_dict, build_tables, dump_yaml, ert_dict
 
     tables = build_tables(arch, [Path(c) for c in components], technology, backend)
-    head = (
-        f"# Built by rule build_ert: {arch}, technology {technology or 'of the arch'}, backend {backend}.\n"
-    )
+    source = f"{Path(arch).parent.name}/{Path(arch).name}"  # not the absolute path: it names the checkout
+    head = f"# Built by rule build_ert: {source}, technology {technology or 'of the arch'}, backend {backend}.\n"
     write_text(outputs["ert"], head + dump_yaml(ert_dict(tables)))
     write_text(outputs["art"], head + dump_yaml(art_dict(tables)))
     return {"components": len(tables.components), "technology": technology, "backend": backend}

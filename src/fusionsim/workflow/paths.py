@@ -11,6 +11,7 @@ checkout stay ordinary inputs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,11 @@ def portable(path: str | Path, basedir: str | Path | None) -> str:
     """`path` as `{workflow}/<rel>` when it lies inside the workflow folder `basedir`, else unchanged."""
     if not basedir:
         return str(path)
-    p = Path(path)
-    if not p.is_absolute():
+    if not Path(path).is_absolute():
         return str(path)  # relative to the working directory (the results folder): stable already
+    p = Path(os.path.normpath(path))  # `<repo>/../shared/x` lies outside the checkout
     try:
-        return f"{WORKFLOW}/{p.relative_to(Path(basedir)).as_posix()}"
+        return f"{WORKFLOW}/{p.relative_to(Path(os.path.normpath(basedir))).as_posix()}"
     except ValueError:
         return str(path)
 
@@ -48,13 +49,14 @@ def checkout_split(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(inputs, refs) of a rule's named files: entries inside the workflow folder become `portable` references
     (for params), the others stay inputs. With `hashes`, refs also hold each moved file's SHA-256 under
-    `sha256`, so editing it still reruns the job (for jobs whose output path is not a content key)."""
+    `sha256`, so editing it still reruns the job (for jobs whose output path is not a content key); a folder
+    then stays an input."""
     inputs: dict[str, Any] = {}
     refs: dict[str, Any] = {}
     sums: dict[str, Any] = {}
     for name, value in files.items():
         paths = [value] if isinstance(value, str) else list(value)
-        if paths and all(_inside(p, basedir) for p in paths):
+        if paths and all(_inside(p, basedir) and (not hashes or Path(p).is_file()) for p in paths):
             refs[name] = portable(value, basedir) if isinstance(value, str) else [portable(p, basedir) for p in paths]
             if hashes:
                 sums[name] = file_hash(Path(value)) if isinstance(value, str) else [file_hash(Path(p)) for p in paths]
@@ -63,6 +65,16 @@ def checkout_split(
     if hashes and sums:
         refs["sha256"] = sums
     return inputs, refs
+
+
+def inputs_outside(files: dict[str, Any], basedir: str | Path) -> dict[str, Any]:
+    """The rule inputs of `checkout_split(files, basedir, hashes=True)` (the named files outside the workflow folder)."""
+    return checkout_split(files, basedir, hashes=True)[0]
+
+
+def refs_inside(files: dict[str, Any], basedir: str | Path) -> dict[str, Any]:
+    """The params of `checkout_split(files, basedir, hashes=True)`: references and SHA-256 of the files inside."""
+    return checkout_split(files, basedir, hashes=True)[1]
 
 
 def resolve_files(inputs: Any, refs: dict[str, Any], scriptdir: str | Path) -> dict[str, Any]:

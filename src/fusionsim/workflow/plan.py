@@ -127,6 +127,15 @@ class Plan:
         acc = self.accelerator(accel)
         return {"arch": str(acc.arch), "components": [str(c) for c in acc.component_files()]}
 
+    def ert_build_rule_inputs(self, accel: str) -> dict[str, Any]:
+        """Inputs of rule `build_ert`: `ert_build_inputs` outside the workflow folder (the files inside it are
+        params, `ert_build_rule_files`; the rule's `key` param holds their bytes' hash)."""
+        return checkout_split(self.ert_build_inputs(accel), self.basedir)[0]
+
+    def ert_build_rule_files(self, accel: str) -> dict[str, Any]:
+        """The files of `ert_build_inputs` inside the workflow folder, as `{workflow}/...` references."""
+        return checkout_split(self.ert_build_inputs(accel), self.basedir)[1]
+
     # -- lookups used by input functions
     def add_map_job(
         self,
