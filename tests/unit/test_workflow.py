@@ -663,3 +663,24 @@ def test_collect_layers_writes_the_whole_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         collect_layers(copies, str(out))
     assert (out / "a/full/stats.txt").is_file() and [p.name for p in out.parent.iterdir()] == ["layers"]
+
+
+def test_unknown_layer_errors_keep_their_key_and_fix() -> None:
+    """One helper (plan.check_layer_names) serves `layers`, `fusion_tiling.layers` and sweeps: each keeps its key
+    and its fix (closest name / the fusion layers / where names are listed)."""
+    from fusionsim.workflow.fusion_tiling import fusion_layer_set, select_layer_set
+    from fusionsim.workflow.plan import check_layer_names
+
+    layers = [Layer("conv1", "conv", 3, 8, 3, 1, 8, 8), Layer("fc", "fc", 8, 10, 1, 1, 1, 1)]
+    with pytest.raises(InputError) as exc:
+        select_layers(layers, ["conv2"], "n")
+    assert (exc.value.file, exc.value.key) == ("config.yaml", "layers.n") and "conv1" in exc.value.fix
+    full = fusion_layer_set(ROOT / "workloads/alexnet.yaml", "imagenet", None)
+    with pytest.raises(InputError) as exc:
+        select_layer_set(full, ["conv9"], "alexnet")
+    assert exc.value.key == "fusion_tiling.layers.alexnet" and exc.value.message == "unknown layer 'conv9' of network alexnet"
+    assert exc.value.fix.startswith("the fusion layers of alexnet are: conv1 conv2")
+    with pytest.raises(InputError) as exc:
+        check_layer_names(["x"], ["a"], "n", "sweeps.s.layers.n", fix="layer names are in layers.csv")
+    assert (exc.value.key, exc.value.fix) == ("sweeps.s.layers.n", "layer names are in layers.csv")
+    check_layer_names(["a"], ["a"], "n", "layers.n")  # known names pass

@@ -22,7 +22,7 @@ from fusionsim.workflow.accelerators import Accelerator, ert_build_key, load_acc
 from fusionsim.workflow.keys import content_hash, file_hash, model_version
 from fusionsim.workflow.mapper_settings import merge_mapper_settings
 from fusionsim.workflow.paths import checkout_split
-from fusionsim.workflow.plan import Plan, config_network_files, select_pairs
+from fusionsim.workflow.plan import Plan, check_layer_names, config_network_files, select_pairs
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
 
@@ -232,11 +232,8 @@ def sweep_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) -> Sweep
         for net, ds in select_pairs(networks, datasets):
             layers = expand_network(networks[net], ds)
             names = wanted.get(net) or []
-            missing = [n for n in names if n not in {x.name for x in layers}]
-            if missing:
-                raise InputError(f"unknown layer {missing[0]!r} of network {net}", file="config.yaml",
-                                 key=f"{where}.layers.{net}",
-                                 fix="layer names are in <output_dir>/<net>/<dataset>/layers.csv")
+            check_layer_names(names, [x.name for x in layers], net, f"{where}.layers.{net}",
+                              fix="layer names are in <output_dir>/<net>/<dataset>/layers.csv")
             sweep.layers[(net, ds)] = [x for x in layers if not names or x.name in set(names)]
         for pid in sweep.points:
             acc = sp.variants[pid]

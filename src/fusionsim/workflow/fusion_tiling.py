@@ -14,7 +14,7 @@ from fusionsim.workflow.accelerators import Accelerator, load_accelerator
 from fusionsim.workflow.keys import content_hash, model_version
 from fusionsim.workflow.mapper_settings import merge_mapper_settings
 from fusionsim.workflow.paths import checkout_split, portable
-from fusionsim.workflow.plan import Plan, config_network_files, resolve_path
+from fusionsim.workflow.plan import Plan, check_layer_names, config_network_files, resolve_path
 from fusionsim.workloads import load_network
 from fusionsim.workloads.models import network_names
 
@@ -206,14 +206,8 @@ def select_layer_set(layer_set: Any, names: list[str] | None, net: str) -> Any:
     if not names:
         return layer_set
     known = [x.name for x in layer_set.layers]
-    missing = [n for n in names if n not in known]
-    if missing:
-        raise InputError(
-            f"unknown layer {missing[0]!r} of network {net}",
-            file="config.yaml",
-            key=f"fusion_tiling.layers.{net}",
-            fix=f"the fusion layers of {net} are: {' '.join(known)}",
-        )
+    check_layer_names(names, known, net, f"fusion_tiling.layers.{net}",
+                      fix=f"the fusion layers of {net} are: {' '.join(known)}")
     kept = [i for i, x in enumerate(layer_set.layers) if x.name in set(names)]
     new = {old: k for k, old in enumerate(kept)}
     layers = tuple(

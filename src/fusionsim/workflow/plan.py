@@ -290,19 +290,24 @@ def select_pairs(networks: dict[str, Any], datasets: list[str]) -> list[tuple[st
     return pairs
 
 
-def select_layers(layers: list[Layer], wanted: list[str] | None, net: str) -> list[Layer]:
-    """`layers` restricted to the names in `wanted` (all when empty); unknown names are an error."""
-    if not wanted:
-        return layers
-    known = {x.name for x in layers}
-    missing = [w for w in wanted if w not in known]
+def check_layer_names(wanted: list[str], known: list[str], net: str, key: str, fix: str | None = None) -> None:
+    """InputError (config.yaml, `key`) on the first name of `wanted` that is not a layer of `net` in `known`;
+    the fix is `fix`, else the closest known name."""
+    missing = [w for w in wanted if w not in set(known)]
     if missing:
         raise InputError(
             f"unknown layer {missing[0]!r} of network {net}",
             file="config.yaml",
-            key=f"layers.{net}",
-            fix=name_fix(missing[0], known),
+            key=key,
+            fix=fix or name_fix(missing[0], known),
         )
+
+
+def select_layers(layers: list[Layer], wanted: list[str] | None, net: str) -> list[Layer]:
+    """`layers` restricted to the names in `wanted` (all when empty); unknown names are an error."""
+    if not wanted:
+        return layers
+    check_layer_names(wanted, [x.name for x in layers], net, f"layers.{net}")
     return [x for x in layers if x.name in set(wanted)]
 
 
