@@ -34,6 +34,10 @@ CASES = {
     "deep-50000": (lambda p: p.write_text("[" * 50000 + "]" * 50000), "nesting"),
     "deep-mapping": (lambda p: p.write_text("a: {" * 50000 + "}" * 50000), "nesting"),
     "duplicate-key": (lambda p: p.write_text("a: 1\na: 2\n"), "duplicate key"),
+    "recursive-alias": (lambda p: p.write_text("a: &x [1, *x]\n"), "recursive alias"),  # used to hang
+    "recursive-alias-map": (lambda p: p.write_text("a: &x {b: *x}\n"), "recursive alias"),
+    "deep-block": (lambda p: p.write_text("".join(" " * i + f"k{i}:\n" for i in range(150)) + " " * 150 + "v\n"),
+                   "nesting"),
     "syntax": (lambda p: p.write_text("a: [\n"), "malformed YAML"),
     "not-a-mapping": (lambda p: p.write_text("- 1\n- 2\n"), "mapping at the top level"),
 }
