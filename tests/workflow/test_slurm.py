@@ -21,6 +21,7 @@ from .conftest import ROOT, need_mapper
 from .slurm_cluster import SlurmUnavailable, start_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+pytest.importorskip("snakemake_executor_plugin_slurm", reason="the SLURM executor plugin is the `slurm` extra")
 
 # what a clone holds beside the code the run needs (symlinked into a throwaway clone)
 CLONE_ENTRIES = ("Snakefile", "rules", "scripts", "profiles", "config.yaml", "config.schema.yaml", "accelerators",
