@@ -20,6 +20,7 @@ from fusionsim.workflow.fusion_tiling import (
     add_fusion_accelerator,
     batch_fusion_tiles,
     fusion_layer_set,
+    stage_settings,
 )
 from fusionsim.workflow.keys import content_hash, model_version
 from fusionsim.workflow.plan import Plan
@@ -42,14 +43,7 @@ def add_sweep_fusion(ft: FusionTilingPlan, sp: SweepPlan, plan: Plan, config: di
     if set(cfg["types"]) != set(FUSION_TYPES):
         raise InputError("the search per point reads all seven dataflow types", file="config.yaml",
                          key="fusion_tiling.types", fix=f"list all seven or set {where}: false")
-    if cfg["variant"] != "exact" and cfg["objective"] != "energy":
-        raise InputError(f"{cfg['variant']} only minimises energy", file="config.yaml",
-                         key="fusion_tiling.objective", fix="use objective: energy or variant: exact")
-    if not ft.enabled:  # the stage's settings, as fusion_tiling_plan sets them when it runs on its own
-        ft.types = tuple(cfg["types"])
-        ft.engine = config["engine"]
-        ft.seed = int(config["mapper"]["seed"])
-    tiles = None if cfg["tiles"] == "all" else sorted(set(cfg["tiles"]))
+    tiles, skip_unused = stage_settings(ft, config)  # the same settings as the stage's own (when it runs too)
     version = model_version()
     for name, sweep in fused.items():
         sets: dict[str, Any] = {}
@@ -72,7 +66,7 @@ def add_sweep_fusion(ft: FusionTilingPlan, sp: SweepPlan, plan: Plan, config: di
                 ft.layer_names[fid] = [x.name for x in sets[fid].layers]
         for pid in sweep.points:
             add_fusion_accelerator(ft, plan, sp.variants[pid], sets, tiles, [config["mapper"], cfg["mapper"]],
-                                   version, skip_unused=cfg["variant"] == "exact" and not cfg.get("full_tables"))
+                                   version, skip_unused=skip_unused)
             for (net, ds), fid in ids.items():
                 sweep.fused[(pid, net, ds)] = f"{ft.plan_dir(fid, pid)}/comparison.csv"
     batch_fusion_tiles(ft)

@@ -21,7 +21,7 @@ from fusionsim.sweeps import params as P
 from fusionsim.workflow.accelerators import Accelerator, ert_build_key, load_accelerator
 from fusionsim.workflow.keys import content_hash, file_hash, model_version
 from fusionsim.workflow.mapper_settings import merge_mapper_settings
-from fusionsim.workflow.paths import checkout_split
+from fusionsim.workflow.paths import inputs_outside, refs_inside
 from fusionsim.workflow.plan import Plan, check_layer_names, config_network_files, select_pairs
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
@@ -114,7 +114,7 @@ class SweepPlan:
 
     def point_inputs(self, sweep: str, net: str, dataset: str, point: str) -> dict[str, list[str]]:
         keys = self.sweeps[sweep].keys[(point, net, dataset)]
-        workload = checkout_split({"workload": self.sweeps[sweep].workloads[net]}, self.basedir)[0]
+        workload = inputs_outside({"workload": self.sweeps[sweep].workloads[net]}, self.basedir)
         return {"stats": [f"{self.map_dir(k)}/stats.json" for k in keys], **workload}
 
     def point_params(self, sweep: str, net: str, dataset: str) -> dict[str, Any]:
@@ -122,7 +122,7 @@ class SweepPlan:
         acc = self.variants[next(iter(s.points))]
         return {
             # a `{workflow}/...` reference and its SHA-256 inside the workflow folder, else an input (point_inputs)
-            "workload": checkout_split({"workload": s.workloads[net]}, self.basedir, hashes=True)[1],
+            "workload": refs_inside({"workload": s.workloads[net]}, self.basedir),
             "layers": [x.name for x in s.layers[(net, dataset)]],
             "dw_levels": list(acc.depthwise_input_levels),
         }

@@ -13,7 +13,7 @@ from fusionsim.spec.yaml_io import load_yaml_any
 from fusionsim.workflow.accelerators import Accelerator, load_accelerator
 from fusionsim.workflow.keys import content_hash, model_version
 from fusionsim.workflow.mapper_settings import merge_mapper_settings
-from fusionsim.workflow.paths import checkout_split, portable
+from fusionsim.workflow.paths import checkout_split, inputs_outside, portable, refs_inside
 from fusionsim.workflow.plan import Plan, check_layer_names, config_network_files, resolve_path
 from fusionsim.workloads import load_network
 from fusionsim.workloads.models import network_names
@@ -175,11 +175,11 @@ class FusionTilingPlan:
 
     def workload_inputs(self, net: str) -> dict[str, str]:
         """The workload of `net` as an input of write_fusion_layers when outside the workflow folder."""
-        return checkout_split({"workload": self.workloads[net]}, self.basedir)[0]
+        return inputs_outside({"workload": self.workloads[net]}, self.basedir)
 
     def workload_refs(self, net: str) -> dict[str, Any]:
         """The workload of `net` as a `{workflow}/...` reference with its SHA-256 when inside the workflow folder."""
-        return checkout_split({"workload": self.workloads[net]}, self.basedir, hashes=True)[1]
+        return refs_inside({"workload": self.workloads[net]}, self.basedir)
 
     def costs_inputs(self, net: str, accel: str) -> dict[str, Any]:
         """Named inputs of the collect rule: the layer folder and the results of every batch it reads."""
@@ -259,17 +259,7 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
     basedir = Path(basedir)
     adir = resolve_path(basedir, config["accelerators_dir"])
     ft.enabled = True
-    ft.types = tuple(cfg["types"])
-    ft.engine = config["engine"]
-    ft.seed = int(config["mapper"]["seed"])
-    tiles = None if cfg["tiles"] == "all" else sorted(set(cfg["tiles"]))
-    if cfg["variant"] != "exact" and cfg["objective"] != "energy":
-        raise InputError(
-            f"{cfg['variant']} only minimises energy",
-            file="config.yaml",
-            key="fusion_tiling.objective",
-            fix="use objective: energy or variant: exact",
-        )
+    tiles, skip_unused = stage_settings(ft, config)
     for net in cfg.get("layers") or {}:
         if net not in network_names(cfg["networks"]):
             raise InputError(
@@ -301,10 +291,29 @@ def fusion_tiling_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) 
             (config["accelerators"].get(name) or {}).get("mapper") if name in config["accelerators"] else None
         )
         add_fusion_accelerator(ft, plan, acc, sets, tiles, [config["mapper"], over, cfg["mapper"]], version,
-                               skip_unused=cfg["variant"] == "exact" and not cfg.get("full_tables"))
+                               skip_unused=skip_unused)
         ft.pairs += [(net, name) for net in sets]
     batch_fusion_tiles(ft)
     return ft
+
+
+def stage_settings(ft: FusionTilingPlan, config: dict[str, Any]) -> tuple[list[int] | None, bool]:
+    """Check the `fusion_tiling` section's variant against its objective and put the stage's settings (types,
+    engine, seed) on `ft`; returns the tile widths (None: all) and whether the entries no stack option that fits
+    on chip reads are skipped (the exact search without `full_tables`). Shared by the stage and the sweeps."""
+    cfg = config["fusion_tiling"]
+    if cfg["variant"] != "exact" and cfg["objective"] != "energy":
+        raise InputError(
+            f"{cfg['variant']} only minimises energy",
+            file="config.yaml",
+            key="fusion_tiling.objective",
+            fix="use objective: energy or variant: exact",
+        )
+    ft.types = tuple(cfg["types"])
+    ft.engine = config["engine"]
+    ft.seed = int(config["mapper"]["seed"])
+    tiles = None if cfg["tiles"] == "all" else sorted(set(cfg["tiles"]))
+    return tiles, cfg["variant"] == "exact" and not cfg.get("full_tables")
 
 
 def add_fusion_accelerator(ft: FusionTilingPlan, plan: Plan, acc: Accelerator, sets: dict[str, Any],

@@ -81,7 +81,7 @@ def resolve_files(inputs: Any, refs: dict[str, Any], scriptdir: str | Path) -> d
     """A job's named files from its inputs and its params' references (`checkout_split`); `scriptdir` is the
     rule script's folder (`snakemake.scriptdir`), whose parent is the workflow folder."""
     basedir = Path(scriptdir).parent
-    out: dict[str, Any] = {name: value for name, value in dict(inputs.items()).items()}
+    out: dict[str, Any] = dict(inputs.items())
     for name, value in refs.items():
         if name == "sha256":
             continue

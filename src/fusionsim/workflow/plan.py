@@ -26,7 +26,7 @@ from fusionsim.errors import InputError
 from fusionsim.workflow.accelerators import TECHNOLOGIES, Accelerator, ert_build_key, load_accelerator
 from fusionsim.workflow.keys import content_hash, file_hash, model_version
 from fusionsim.workflow.mapper_settings import layer_mapper_settings
-from fusionsim.workflow.paths import checkout_split, portable
+from fusionsim.workflow.paths import checkout_split, inputs_outside, portable, refs_inside
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
 # the files `collect_layers` copies from a map job's cache folder into each layer's folder
@@ -208,12 +208,12 @@ class Plan:
     def workload_inputs(self, net: str) -> dict[str, str]:
         """The workload file of `net` as a rule input when it lies outside the workflow folder (an imported
         model under the results folder), else nothing (`workload_refs`)."""
-        return checkout_split({"workload": str(self.networks[net].path)}, self.basedir)[0]
+        return inputs_outside({"workload": str(self.networks[net].path)}, self.basedir)
 
     def workload_refs(self, net: str) -> dict[str, Any]:
         """The workload file of `net` as a `{workflow}/...` reference with its SHA-256 (a params value, so an
         edit still reruns its jobs) when it lies inside the workflow folder, else {}."""
-        return checkout_split({"workload": str(self.networks[net].path)}, self.basedir, hashes=True)[1]
+        return refs_inside({"workload": str(self.networks[net].path)}, self.basedir)
 
     def collect_copies(self, net: str, dataset: str, accel: str) -> list[list[str]]:
         """What `collect_layers` copies: per layer of one (network, dataset, accelerator), in layer order,
