@@ -1,43 +1,39 @@
-# One mapper job per content key (problem + accelerator files + mapper settings + engine + seed + model
-# version): equal layer problems are mapped once, in <out>/cache/layers/<key>/. Each (network, dataset,
-# accelerator) then gets its layers folder, one folder per (layer, tile) with problem.yaml, mapping.yaml,
-# stats.json and stats.txt copied from the cache, by one cheap local job (not one job per layer: Snakemake's
-# per-job cost would dominate). Files of the workflow folder reach jobs as `{workflow}/...` params, not inputs
-# (fusionsim.workflow.paths): a checkout at another place reuses the same results folder without reruns.
+# Layer mappings are content-keyed (problem + accelerator files + mapper settings + engine + seed + model
+# version): equal layer problems are mapped once, into <out>/cache/layers/<key>/. One map_layer_batch job maps
+# up to a dozen keys in one process (Snakemake's per-job cost, ~0.4 s, exceeded the mapper's own ~0.2 s a
+# layer); a key already complete in the cache is reused (fusionsim.workflow.map_batches says which keys share
+# a batch). Each (network, dataset, accelerator) then gets its layers folder, one folder per (layer, tile)
+# with problem.yaml, mapping.yaml, stats.json and stats.txt copied from the cache, by one cheap local job.
+# Files of the workflow folder reach jobs as `{workflow}/...` params, not inputs (fusionsim.workflow.paths):
+# a checkout at another place reuses the same results folder without reruns.
 
 
 localrules:
     collect_layers,
 
 
-rule map_layer:
+rule map_layer_batch:
     input:
-        unpack(lambda wc: PLAN.map_rule_inputs(wc.key)),
+        lambda wc: PLAN.batch_rule_inputs(wc.batch),
     output:
-        problem=f"{OUT}/cache/layers/{{key}}/problem.yaml",
-        mapper=f"{OUT}/cache/layers/{{key}}/mapper.yaml",
-        mapping=f"{OUT}/cache/layers/{{key}}/mapping.yaml",
-        stats_json=f"{OUT}/cache/layers/{{key}}/stats.json",
-        stats_txt=f"{OUT}/cache/layers/{{key}}/stats.txt",
-        run=f"{OUT}/cache/layers/{{key}}/run.json",
+        results=f"{OUT}/cache/layer_batches/{{batch}}/results.json",
     log:
-        f"{OUT}/logs/map_layer/{{key}}.log",
+        f"{OUT}/logs/map_layer_batch/{{batch}}.log",
+    wildcard_constraints:
+        batch=r"[0-9a-f]{16}",
     conda:
         CONDA_ENV
     threads: config["mapper"]["threads"]
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=lambda wc: 5 + 2 * len(PLAN.map_batches()[wc.batch]),
     params:
-        problem=lambda wc: PLAN.problems[PLAN.jobs[wc.key].problem_key],
-        mapper=lambda wc: PLAN.mappers[PLAN.jobs[wc.key].mapper_key],
-        files=lambda wc: PLAN.map_rule_files(wc.key),
-        components=lambda wc: PLAN.components_ref(wc.key),
+        layers=lambda wc: PLAN.batch_rule_params(wc.batch),
         engine=config["engine"],
         seed=config["mapper"]["seed"],
         model_version=MODEL_VERSION,
     script:
-        "../scripts/map_layer.py"
+        "../scripts/map_layer_batch.py"
 
 
 rule collect_layers:

@@ -11,7 +11,7 @@ report: "../scripts/report_workflow.rst"
 
 rule write_comparison:
     input:
-        unpack(lambda wc: COMPARISON.comparison_inputs(wc.cmp, wc.dataset)),
+        unpack(lambda wc: COMPARISON.comparison_rule_inputs(wc.cmp, wc.dataset)),
     output:
         res=report(
             f"{OUT}/archon/{{cmp}}/{{dataset}}/res.csv",
@@ -66,6 +66,7 @@ rule write_comparison:
     conda:
         CONDA_ENV
     params:
+        cached=lambda wc: COMPARISON.comparison_cached(wc.cmp, wc.dataset),
         tables=lambda wc: COMPARISON.comparison_params(wc.cmp, wc.dataset),
         sigma=config["fusion"]["sigma"],
         index_bits=config["fusion"]["index_bits"],

@@ -42,7 +42,7 @@ rule adjust_sparse:
     input:
         unpack(
             lambda wc: inputs_outside(
-                COMPARISON.sparse_inputs(wc.base, wc.dataset), workflow.basedir
+                COMPARISON.sparse_rule_inputs(wc.base, wc.dataset), workflow.basedir
             )
         ),
     output:
@@ -55,8 +55,9 @@ rule adjust_sparse:
         CONDA_ENV
     params:
         files=lambda wc: refs_inside(
-            COMPARISON.sparse_inputs(wc.base, wc.dataset), workflow.basedir
+            COMPARISON.sparse_rule_inputs(wc.base, wc.dataset), workflow.basedir
         ),
+        cached=lambda wc: COMPARISON.sparse_cached(wc.base, wc.dataset),
         dataset=lambda wc: wc.dataset,
         layers=lambda wc: COMPARISON.sparse_layer_names(wc.base, wc.dataset),
         groups=lambda wc: COMPARISON.sparse_layer_groups(wc.base, wc.dataset),

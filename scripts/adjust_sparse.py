@@ -23,8 +23,8 @@ def main(smk) -> None:
         files["workload"],
         smk.params.dataset,
         list(smk.params.layers),
-        list(smk.input.stats),
-        list(smk.input.mappings),
+        list(smk.params.cached["stats"]),  # layer results come from the cache (params)
+        list(smk.params.cached["mappings"]),
         smk.params.energy_model,
         smk.output[0],
     )

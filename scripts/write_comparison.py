@@ -5,11 +5,13 @@ import logging
 
 from fusionsim.rule_log import log_to
 from fusionsim.workflow.archon_jobs import write_comparison
+from fusionsim.workflow.map_batches import job_files
 
 
 def main(smk) -> None:
     log_to(smk.log[0])  # logging records and tracebacks go to the rule's log
-    inputs = {k: (list(v) if k != "sparse" else v) for k, v in smk.input.items()}
+    files = job_files(smk.input, dict(smk.params.cached))  # layer results come from the cache (params)
+    inputs = {k: (list(v) if k != "sparse" else v) for k, v in files.items()}
     totals = write_comparison(
         inputs,
         dict(smk.params.tables),

@@ -146,8 +146,9 @@ def test_map_job_inputs_pick_files_per_layer_kind() -> None:
     # one collect job per (network, dataset, accelerator) copies every layer's cached files
     copies = plan.collect_copies("mobilenetv2", "cifar10", "eyeriss_like")
     assert copies == [[f"results/cache/layers/{key_pw}", "b1_decom/full"], [f"results/cache/layers/{key_dw}", "b1_conv/full"]]
-    files = plan.collect_inputs("mobilenetv2", "cifar10", "eyeriss_like")["files"]
-    assert len(files) == 8 and f"results/cache/layers/{key_dw}/problem.yaml" in files
+    # ... and waits for the batch jobs that map them (the cache files themselves are no rule's outputs)
+    batches = plan.collect_inputs("mobilenetv2", "cifar10", "eyeriss_like")["map_batches"]
+    assert batches == sorted({plan.batch_file_of(key_pw), plan.batch_file_of(key_dw)})
 
 
 def test_targets_cover_every_layer_res_and_summary() -> None:

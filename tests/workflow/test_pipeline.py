@@ -52,7 +52,8 @@ def test_dry_run_with_each_profile(tmp_path: Path, profile: str) -> None:
         pytest.importorskip("snakemake_executor_plugin_slurm", reason="the SLURM executor plugin is the `slurm` extra")
     jobs = dry_run_jobs(tmp_path) if profile == "local" else None
     if jobs is not None:
-        assert len(jobs["map_layer"]) == 3 and len(jobs["collect_layers"]) == 1  # one per network
+        # the 3 layer keys of .test/config.yaml fit one batch job; one copy job per network
+        assert len(jobs["map_layer_batch"]) == 1 and len(jobs["collect_layers"]) == 1
     snakemake(tmp_path, "-n", profile=profile)
 
 
@@ -148,10 +149,12 @@ def test_run_matches_package_calls_then_noop_then_targeted_rerun(
     a_keys = {k for (n, d, a, lay, t), k in new_plan.layer_keys.items() if a == "eyeriss_like"}
     counts = {rule: len(v) for rule, v in jobs.items()}
     print(f"first run {first_run_s:.1f} s; rerun after editing eyeriss_b's mapper: {counts}")
-    assert {w["key"] for w in jobs["map_layer"]} == b_keys and not b_keys & a_keys
+    # the batch jobs that run hold exactly the new keys (a batch has one owner: here one accelerator's network)
+    rerun_keys = {k for w in jobs["map_layer_batch"] for k in new_plan.map_batches()[w["batch"]]}
+    assert rerun_keys == b_keys and not b_keys & a_keys
     assert jobs["collect_layers"] == [{"net": "mobilenetv2", "dataset": "cifar10", "accel": "eyeriss_b"}]
     assert [w["accel"] for w in jobs["aggregate_res"]] == ["eyeriss_b"]
-    assert set(jobs) <= {"write_mapper", "map_layer", "collect_layers", "aggregate_res", "write_summary"}
+    assert set(jobs) <= {"write_mapper", "map_layer_batch", "collect_layers", "aggregate_res", "write_summary"}
 
 
 def test_kill_mid_run_then_rerun_completes(tmp_path: Path) -> None:
@@ -191,7 +194,7 @@ def test_kill_mid_run_then_rerun_completes(tmp_path: Path) -> None:
         "2",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    logs = work / "results/logs/map_layer"
+    logs = work / "results/logs/map_layer_batch"
     end = time.time() + 300
     while time.time() < end and proc.poll() is None:
         done = (

@@ -56,4 +56,4 @@ def test_second_checkout_reruns_nothing_and_keeps_keys(tmp_path: Path) -> None:
     wl = second / "workloads/mobilenetv2.yaml"
     wl.write_text(wl.read_text() + "\n# edited\n")
     rerun = planned_jobs(snakemake(work, "-n", overlays=[overlay], root=second))
-    assert "write_layer_table" in rerun and "aggregate_res" in rerun and "map_layer" not in rerun
+    assert "write_layer_table" in rerun and "aggregate_res" in rerun and "map_layer_batch" not in rerun

@@ -1,15 +1,16 @@
 """The ARCHON comparison's plan: which layer jobs it needs, and its rules' inputs, params, paths and targets.
 
-`add_comparison_jobs(plan, config, basedir)` registers, as ordinary content-keyed `map_layer` jobs of the
+`add_comparison_jobs(plan, config, basedir)` registers, as ordinary content-keyed layer jobs of the
 plan, every layer the three-accelerator comparison needs: the compact (baseline) network on the dense
 baseline accelerator, the fusion network's head/tail and block predictions on ARCHON `predictions`, and one
 fused main computation per block on ARCHON `main`. Keys are composed exactly as `build_plan` composes them,
-so a layer that the dense pipeline also maps is one job. The job bodies below are what the thin scripts
-so a layer that the dense pipeline also maps is one job.
+so a layer that the dense pipeline also maps is one job (mapped in a `map_layer_batch` job,
+`fusionsim.workflow.map_batches`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,8 @@ class ComparisonPlan:
     enabled_sparsity: bool = True
     area_archs: dict[str, str] = field(default_factory=dict)  # baseline / main / overhead -> arch file
     basedir: Path = Path(".")  # the workflow folder (relative config paths)
+    # the plan's `cached_split`: a rule's keys' cached files -> params, their batches' results -> inputs
+    cached_split: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]] | None = None
 
     # -- names
     def baseline_name(self, cmp: str) -> str:
@@ -187,6 +190,26 @@ class ComparisonPlan:
             out["sparse"] = self.sparse_table(net, ds)
         return out
 
+    def split(self, files: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(inputs, cached) of a rule's named files (`map_batches.split_cached`)."""
+        return self.cached_split(files) if self.cached_split else (files, {})
+
+    def comparison_rule_inputs(self, cmp: str, ds: str) -> dict[str, Any]:
+        """Inputs of rule write_comparison: `comparison_inputs` with the layer results' batches."""
+        return self.split(self.comparison_inputs(cmp, ds))[0]
+
+    def comparison_cached(self, cmp: str, ds: str) -> dict[str, Any]:
+        """The layer results of `comparison_inputs` (cache files: write_comparison's params)."""
+        return self.split(self.comparison_inputs(cmp, ds))[1]
+
+    def sparse_rule_inputs(self, net: str, ds: str) -> dict[str, Any]:
+        """The files of `sparse_inputs` but the layer results, and those results' batches."""
+        return self.split(self.sparse_inputs(net, ds))[0]
+
+    def sparse_cached(self, net: str, ds: str) -> dict[str, Any]:
+        """The layer results of `sparse_inputs` (cache files: adjust_sparse's params)."""
+        return self.split(self.sparse_inputs(net, ds))[1]
+
     def comparison_params(self, cmp: str, ds: str) -> dict[str, Any]:
         """Layer descriptions the table job reads (names, groups, mid channels, depthwise channel counts)."""
         net = self.baseline_name(cmp)
@@ -280,6 +303,7 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
         enabled_sparsity=bool(config["sparsity"]["enabled"]),
         sparsity=dict(config["sparsity"]),
         basedir=basedir,
+        cached_split=plan.cached_split,
     )
     accels = {
         a: plan.accelerators.get(a) or load_accelerator(adir, a)
@@ -294,7 +318,7 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
     version = model_version()
     mapper_keys: dict[tuple[str, str], str] = {}
 
-    def register(acc_name: str, layer: Layer) -> str:
+    def register(acc_name: str, layer: Layer, user: str) -> str:
         acc = accels[acc_name]
         if acc_name not in plan.accelerators:
             plan.job_accelerators.setdefault(acc_name, acc)
@@ -308,7 +332,7 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
             )
             mapper_keys[mk] = content_hash(settings)
             plan.mappers[mapper_keys[mk]] = settings
-        return plan.add_map_job(acc_name, layer.kind, pkey, mapper_keys[mk], version)
+        return plan.add_map_job(acc_name, layer.kind, pkey, mapper_keys[mk], version, user=user)
 
     cp.area_archs = {
         "baseline": str(accels[cp.baseline_accel].arch),
@@ -326,7 +350,9 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
                 layers = expand_network(base_net, ds)
                 cp.baseline_layers[bkey] = layers
                 cp.baseline_keys[bkey] = {
-                    x.name: register(cp.baseline_accel, x) for x in layers if x.block is not None
+                    x.name: register(cp.baseline_accel, x, f"archon/{c.baseline.stem}/{ds}")
+                    for x in layers
+                    if x.block is not None
                 }
             flayers = expand_network(fused_net, ds)
             cp.fused_layers[(name, ds)] = flayers
@@ -336,7 +362,11 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
             cp.edges[(name, ds)] = edges
             cp.edge_keys[(name, ds)] = {
                 side: [
-                    register(cp.baseline_accel if side in ("head", "tail") else cp.head_tail_accel, e.layer)
+                    register(
+                        cp.baseline_accel if side in ("head", "tail") else cp.head_tail_accel,
+                        e.layer,
+                        f"archon/{name}/{ds}",
+                    )
                     for e in edges[side]
                 ]
                 for side in EDGE_SIDES
@@ -345,9 +375,10 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
             keys: dict[str, str] = {}
             for b in network_blocks(flayers):
                 blk = b["decom"].block
-                keys[f"{blk}_decom"] = register(pred_accel, b["decom"])
-                keys[f"{blk}_conv"] = register(pred_accel, b["conv"])
-                keys[f"{blk}_main"] = register(cp.main_accel, main_layer(b["decom"], b["comp"], b["conv"]))
+                user = f"archon/{name}/{ds}"
+                keys[f"{blk}_decom"] = register(pred_accel, b["decom"], user)
+                keys[f"{blk}_conv"] = register(pred_accel, b["conv"], user)
+                keys[f"{blk}_main"] = register(cp.main_accel, main_layer(b["decom"], b["comp"], b["conv"]), user)
             cp.fused_keys[(name, ds)] = keys
     if not cp.pairs:
         raise InputError(

@@ -7,8 +7,8 @@ declarative. The plan is built once at parse time from the validated config:
 - each (network, dataset, accelerator, layer, tile) gets a content key: the hash of the layer's problem,
   the accelerator (name, file paths and the bytes of its arch, components, constraints and ERT), the merged
   mapper settings, the engine, the seed and fusionsim's model version. Jobs with equal keys (the same layer
-  shape in several networks or datasets) are one `map_layer` job, computed once and shared through
-  `<out>/cache/layers/<key>/`;
+  shape in several networks or datasets) are mapped once and shared through `<out>/cache/layers/<key>/`,
+  many keys per `map_layer_batch` job (`fusionsim.workflow.map_batches`);
 - an accelerator whose manifest names no `ert:` gets one from rule `build_ert` (`<out>/ert/<name>/ERT.yaml`).
   That file does not exist when the plan is built, so its part of the key is the hash of what it is built
   from instead (`ert_build_key`: arch and component bytes, technology, energy backend, model version).
@@ -25,6 +25,7 @@ from fusionsim.config_check import name_fix
 from fusionsim.errors import InputError
 from fusionsim.workflow.accelerators import TECHNOLOGIES, Accelerator, ert_build_key, load_accelerator
 from fusionsim.workflow.keys import content_hash, file_hash, model_version
+from fusionsim.workflow.map_batches import batch_map_keys, split_cached
 from fusionsim.workflow.mapper_settings import layer_mapper_settings
 from fusionsim.workflow.paths import checkout_split, inputs_outside, portable, refs_inside
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
@@ -33,14 +34,22 @@ from fusionsim.workloads import Layer, expand_network, layer_problem, load_netwo
 COLLECTED = ("problem.yaml", "mapping.yaml", "stats.json", "stats.txt")
 
 TILES = ("full",)  # whole-layer jobs; the fusion-tiling issue adds real tiles
-MAP_OUTPUTS = ("mapping.yaml", "stats.json", "stats.txt", "run.json")
+# every file of a key's cache folder, by the name `jobs.run_map_job` gives it in `outputs`
+MAP_FILES = {
+    "problem": "problem.yaml",
+    "mapper": "mapper.yaml",
+    "mapping": "mapping.yaml",
+    "stats_json": "stats.json",
+    "stats_txt": "stats.txt",
+    "run": "run.json",
+}
 ENERGY_BACKENDS = ("native", "hwcomponents")
 ENERGY_DEFAULTS = {"technology": "45nm", "backend": "native"}  # config.yaml's `energy` section
 
 
 @dataclass(frozen=True)
 class MapJob:
-    """One content-keyed mapper job: what `map_layer` needs to run key `key`."""
+    """One content-keyed mapper job: what a `map_layer_batch` job needs to map key `key`."""
 
     key: str
     accel: str
@@ -68,6 +77,9 @@ class Plan:
     energy: dict[str, Any] = field(default_factory=lambda: dict(ENERGY_DEFAULTS))  # config `energy` section
     ert_builds: dict[str, str] = field(default_factory=dict)  # accelerator without an ERT -> its build key
     basedir: str = ""  # the workflow folder: its files reach rules as `{workflow}/...` params (workflow.paths)
+    users: dict[str, set[str]] = field(default_factory=dict)  # map key -> who registered it (batch owner)
+    _batches: dict[str, list[str]] | None = None  # batch -> keys, made on first use after all registrations
+    _batch_of: dict[str, str] = field(default_factory=dict)
 
     # -- names for wildcard constraints
     def pairs(self) -> list[tuple[str, str]]:
@@ -145,9 +157,10 @@ class Plan:
         mapper_key: str,
         version: str,
         h: Callable[[Path], str] = file_hash,
+        user: str = "",
     ) -> str:
-        """Register the `map_layer` job of one problem on one accelerator (its files for `kind`); returns its
-        content key. The accelerator's name and file paths are key parts too: a key then always maps to the
+        """Register the mapper job of one problem on one accelerator (its files for `kind`) for `user` (who reads
+        it: the batch owner, `map_batches`); returns its content key. The accelerator's name and file paths are key parts too: a key then always maps to the
         same input paths, so Snakemake never sees a key's inputs change (which would rerun it). A built ERT
         (no `ert:` in the manifest) enters as its build key, not its bytes. `h` hashes a file (memoise it)."""
         acc = self.accelerator(acc_name)
@@ -172,7 +185,60 @@ class Plan:
         )
         if key not in self.jobs:
             self.jobs[key] = MapJob(key, acc_name, kind, problem_key, mapper_key)
+        self.users.setdefault(key, set()).add(user)
+        self._batches = None
         return key
+
+    # -- the batch jobs (rule map_layer_batch)
+    def map_batches(self) -> dict[str, list[str]]:
+        """{batch: its keys} of every registered key (`map_batches.batch_map_keys`), made once all are in."""
+        if self._batches is None:
+            self._batches = batch_map_keys(self.users)
+            self._batch_of = {k: b for b, keys in self._batches.items() for k in keys}
+        return self._batches
+
+    def batch_file(self, batch: str) -> str:
+        return f"{self.out}/cache/layer_batches/{batch}/results.json"
+
+    def batch_file_of(self, key: str) -> str:
+        """The results file of the batch that maps key `key`."""
+        self.map_batches()
+        return self.batch_file(self._batch_of[key])
+
+    def batch_rule_inputs(self, batch: str) -> list[str]:
+        """Inputs of rule `map_layer_batch`: the files its keys read outside the workflow folder (a built ERT,
+        a user's accelerator folder), once each."""
+        files: dict[str, None] = {}
+        for key in self.map_batches()[batch]:
+            for value in self.map_rule_inputs(key).values():
+                files.update(dict.fromkeys([value] if isinstance(value, str) else value))
+        return list(files)
+
+    def batch_rule_params(self, batch: str) -> list[dict[str, Any]]:
+        """What a batch job maps: per key its problem and mapper dicts, its files (`{workflow}/...` references
+        inside the workflow folder), its components folder and its output files in the cache."""
+        out = []
+        for key in self.map_batches()[batch]:
+            job = self.jobs[key]
+            files = {
+                name: portable(v, self.basedir) if isinstance(v, str) else [portable(p, self.basedir) for p in v]
+                for name, v in self.map_job_inputs(key).items()
+            }
+            out.append(
+                {
+                    "key": key,
+                    "problem": self.problems[job.problem_key],
+                    "mapper": self.mappers[job.mapper_key],
+                    "files": files,
+                    "components": self.components_ref(key),
+                    "outputs": {name: f"{self.map_dir(key)}/{file}" for name, file in MAP_FILES.items()},
+                }
+            )
+        return out
+
+    def cached_split(self, files: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(inputs, params) of a rule reading keys' cached files (`map_batches.split_cached`)."""
+        return split_cached(files, self.batch_file_of)
 
     def key_of(self, net: str, dataset: str, accel: str, layer: str, tile: str) -> str:
         try:
@@ -225,11 +291,9 @@ class Plan:
         return out
 
     def collect_inputs(self, net: str, dataset: str, accel: str) -> dict[str, list[str]]:
-        """Named inputs of `collect_layers`: the cached problem and mapper outputs of every layer's key."""
-        files = []
-        for src, _ in self.collect_copies(net, dataset, accel):
-            files += [f"{src}/{name}" for name in COLLECTED]
-        return {"files": files}
+        """Named inputs of `collect_layers`: the results of the batches that map its layers' keys."""
+        keys = [self.key_of(net, dataset, accel, x.name, "full") for x in self.layers[(net, dataset)]]
+        return {"map_batches": sorted({self.batch_file_of(k) for k in keys})}
 
     def layers_dir(self, net: str, dataset: str, accel: str) -> str:
         """The per-layer folders of one (network, dataset, accelerator): `collect_layers`' output."""
@@ -407,7 +471,7 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
                     settings = layer_mapper_settings(acc.files_for(layer.kind).mapper, acc_name, config)
                     mapper_cache[mk] = content_hash(settings)
                     plan.mappers[mapper_cache[mk]] = settings
-                key = plan.add_map_job(acc_name, layer.kind, pkey, mapper_cache[mk], version, h)
+                key = plan.add_map_job(acc_name, layer.kind, pkey, mapper_cache[mk], version, h, f"{net}/{ds}/{acc_name}")
                 for tile in TILES:
                     plan.layer_keys[(net, ds, acc_name, layer.name, tile)] = key
     return plan

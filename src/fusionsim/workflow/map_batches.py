@@ -1,0 +1,140 @@
+"""Layer jobs in batches: many content-keyed layer mappings per Snakemake job.
+
+A layer job maps in about 0.2 s, but a Snakemake job of its own costs about 0.4 s more (interpreter start,
+imports, bookkeeping): the full ARCHON comparison spent more CPU on that than on mapping. So the keys of the
+plan are grouped into batch jobs (rule `map_layer_batch`), each mapping its keys one after another in one
+process into the same per-key cache folders `<out>/cache/layers/<key>/` as before (a key already complete
+there is reused, not mapped again).
+
+- Each key belongs to exactly one batch: that of its *owner*, the first (sorted) of the users that registered
+  it (a (network, dataset, accelerator) of the dense run, an ARCHON comparison part). An owner's keys, sorted,
+  are cut into batches of at most `MAP_BATCH_KEYS`; a batch is named by the hash of its keys. Changing one
+  layer's shape so changes only the batches of that layer's owner; the unchanged keys of a rerun batch come
+  from the cache, so exactly the new keys are mapped.
+- Jobs that read a key's files take its batch's `results.json` as their input and the key's files as params
+  (`split_cached`): no rule declares the per-key files, so they cannot be inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from fusionsim.atomic_io import write_json
+from fusionsim.workflow.keys import content_hash
+
+MAP_BATCH_KEYS = 12  # keys per batch: ~3 s of mapping, 2 cores kept busy by the many batches of a run
+MAP_BATCH_FORMAT = "fusionsim-map-batch/1"
+CACHE_MARK = "/cache/layers/"  # a path `<out>/cache/layers/<key>/<file>` is a key's cached file
+
+
+def batch_map_keys(users: dict[str, set[str]], size: int = MAP_BATCH_KEYS) -> dict[str, list[str]]:
+    """{batch: its keys} from {key: the users that registered it}: per owner (first user), sorted keys cut into
+    runs of at most `size`, each named by the hash of its keys."""
+    owned: dict[str, list[str]] = {}
+    for key, who in users.items():
+        owned.setdefault(min(who), []).append(key)
+    batches: dict[str, list[str]] = {}
+    for owner in sorted(owned):
+        keys = sorted(owned[owner])
+        for i in range(0, len(keys), size):
+            chunk = keys[i : i + size]
+            batches[content_hash(chunk)] = chunk
+    return batches
+
+
+def cached_key(path: str) -> str | None:
+    """The content key of a path under `<out>/cache/layers/<key>/`, else None."""
+    if CACHE_MARK not in path:
+        return None
+    return path.split(CACHE_MARK, 1)[1].split("/", 1)[0]
+
+
+def split_cached(files: dict[str, Any], batch_file_of: Callable[[str], str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(inputs, cached) of a rule's named files: entries made only of keys' cached files move to `cached` (a
+    params value) and the inputs gain `map_batches`, the results files of the batches that write them."""
+    inputs: dict[str, Any] = {}
+    cached: dict[str, Any] = {}
+    batches: dict[str, None] = {}
+    for name, value in files.items():
+        paths = [value] if isinstance(value, str) else list(value)
+        keys = [cached_key(str(p)) for p in paths]
+        if paths and all(keys):
+            cached[name] = value
+            batches.update(dict.fromkeys(batch_file_of(k) for k in keys if k))
+        else:
+            inputs[name] = value
+    if batches:
+        inputs["map_batches"] = sorted(batches)
+    return inputs, cached
+
+
+def job_files(inputs: Any, cached: dict[str, Any]) -> dict[str, Any]:
+    """A job's named files: its inputs (without `map_batches`) and the cached files of its params."""
+    out = {k: v for k, v in dict(inputs.items()).items() if k != "map_batches"}
+    out.update(cached)
+    return out
+
+
+def complete_record(folder: Path) -> dict[str, Any] | None:
+    """The run record of a key's cache folder when its job completed (run.json is written last), else None."""
+    try:
+        return json.loads((folder / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_map_batch(
+    entries: Iterable[dict[str, Any]],
+    out: str,
+    map_one: Callable[..., dict[str, Any]],
+    resolve: Callable[[str], str],
+    **settings: Any,
+) -> dict[str, Any]:
+    """Map every entry (`key`, `problem`, `mapper`, `files`, `components`, `outputs`) not complete in the cache
+    with `map_one` (`workflow.jobs.run_map_job`'s signature; `settings`: engine, seed, threads), file references
+    resolved by `resolve`. A failing key does not stop the others; the first failure is raised after them, and
+    then no results file is written. Returns the body written to `out`: every key's run record."""
+    t0 = time.monotonic()
+    records: dict[str, Any] = {}
+    reused = 0
+    failures: list[tuple[str, BaseException]] = []
+    for e in entries:
+        folder = Path(e["outputs"]["run"]).parent
+        record = complete_record(folder)
+        if record is not None and record.get("key") == e["key"]:
+            records[e["key"]] = record
+            reused += 1
+            continue
+        files = {n: resolve(v) if isinstance(v, str) else [resolve(x) for x in v] for n, v in e["files"].items()}
+        try:
+            records[e["key"]] = map_one(
+                problem=e["problem"],
+                mapper=e["mapper"],
+                arch=files["arch"],
+                ert=files["ert"],
+                constraints=list(files["constraints"]),
+                components=resolve(e["components"]) if e["components"] else None,
+                outputs=e["outputs"],
+                key=e["key"],
+                **settings,
+            )
+            logging.info("mapped %s: %s", e["key"], records[e["key"]])
+        except Exception as exc:  # noqa: BLE001 -- the batch's other keys still get mapped
+            logging.error("key %s failed: %s", e["key"], exc)
+            failures.append((e["key"], exc))
+    if failures:
+        raise failures[0][1]
+    body = {
+        "format": MAP_BATCH_FORMAT,
+        "keys": len(records),
+        "reused": reused,
+        "seconds": round(time.monotonic() - t0, 3),
+        "records": records,
+    }
+    write_json(out, body)
+    return body
