@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from fusionsim.workflow.jobs import run_map_job
-from fusionsim.workflow.map_batches import MAP_BATCH_KEYS, batch_map_keys, job_files, run_map_batch, split_cached
+from fusionsim.workflow.map_batches import (
+    MAP_BATCH_KEYS,
+    batch_map_keys,
+    job_files,
+    run_map_batch,
+    split_cached,
+)
 from fusionsim.workflow.paths import resolve
 from fusionsim.workflow.plan import build_plan
 
