@@ -3,7 +3,7 @@
 simba_like over pe_count (5 values) x glb_kib (10) x word_bits (2) on AlexNet fc8 (one layer, ImageNet) with the
 fast mapper budget, the config's other stages off; starts a single-node SLURM with
 tests/workflow/slurm_cluster.py (root, slurm-wlm and munge; stopped at the end, by pid). profiles/slurm groups
-the 100 `sweep_map_layer` jobs 25 to a SLURM job (`group-components: {map_layers: 25}`); `build_ert`,
+the 100 `sweep_map_batch` jobs (one per point: one layer each) 25 to a SLURM job (`group-components: {map_layers: 25}`); `build_ert`,
 `sweep_point` and `sweep_tables` are local rules. Prints the SLURM jobs submitted (by rule or group), the wall
 time, the valid points and the Pareto front size.
 

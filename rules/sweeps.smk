@@ -1,8 +1,9 @@
 # Design-space sweeps (config `sweeps:`, fusionsim.sweeps): every point is a rendered accelerator variant
-# (<out>/cache/accelerators/<id>/) whose ERT and ART rule build_ert builds; one content-keyed mapper job per
-# (layer problem, variant), shared by equal layers and equal points; per point and (network, dataset) a res.csv;
-# per sweep points.csv, pareto.csv and pareto.png. On SLURM profiles/slurm puts the mapper jobs into the group
-# `map_layers` with map_layer's: `group-components: {map_layers: N}` submits N per cluster job (docs/pipeline.md).
+# (<out>/cache/accelerators/<id>/) whose ERT and ART rule build_ert builds; one content key per (layer problem,
+# variant), shared by equal layers and equal points, mapped by a sweep_map_batch job with the other keys (up to
+# a dozen) of its point's (network, dataset); per point and (network, dataset) a res.csv; per sweep points.csv,
+# pareto.csv and pareto.png. On SLURM profiles/slurm puts the batch jobs into the group `map_layers` with
+# map_layer_batch's: `group-components: {map_layers: N}` submits N per cluster job (docs/pipeline.md).
 
 
 localrules:
@@ -10,34 +11,29 @@ localrules:
     sweep_tables,
 
 
-rule sweep_map_layer:
+rule sweep_map_batch:
     input:
-        unpack(lambda wc: SWEEPS.map_inputs(wc.key)),
+        lambda wc: SWEEPS.batch_inputs(wc.batch),
     output:
-        problem=f"{OUT}/cache/sweep_layers/{{key}}/problem.yaml",
-        mapper=f"{OUT}/cache/sweep_layers/{{key}}/mapper.yaml",
-        mapping=f"{OUT}/cache/sweep_layers/{{key}}/mapping.yaml",
-        stats_json=f"{OUT}/cache/sweep_layers/{{key}}/stats.json",
-        stats_txt=f"{OUT}/cache/sweep_layers/{{key}}/stats.txt",
-        run=f"{OUT}/cache/sweep_layers/{{key}}/run.json",
+        results=f"{OUT}/cache/sweep_batches/{{batch}}/results.json",
     log:
-        f"{OUT}/logs/sweep_map_layer/{{key}}.log",
+        f"{OUT}/logs/sweep_map_batch/{{batch}}.log",
+    wildcard_constraints:
+        batch=r"[0-9a-f]{16}",
     conda:
         CONDA_ENV
     threads: config["mapper"]["threads"]
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=lambda wc: 5 + 2 * len(SWEEPS.batching.batches()[wc.batch]),
     params:
-        problem=lambda wc: SWEEPS.jobs[wc.key].problem,
-        mapper=lambda wc: SWEEPS.jobs[wc.key].mapper,
-        components=lambda wc: SWEEPS.components_dir(wc.key),
+        layers=lambda wc: SWEEPS.batch_params(wc.batch),
         engine=config["engine"],
         seed=config["mapper"]["seed"],
         model_version=MODEL_VERSION,
         unmappable_is_result=True,  # an invalid point is a row of points.csv, not a failed job
     script:
-        "../scripts/map_layer.py"
+        "../scripts/map_layer_batch.py"
 
 
 rule sweep_point:
@@ -56,6 +52,7 @@ rule sweep_point:
     conda:
         CONDA_ENV
     params:
+        stats=lambda wc: SWEEPS.point_stats(wc.sweep, wc.net, wc.dataset, wc.point),
         workload=lambda wc: SWEEPS.point_params(wc.sweep, wc.net, wc.dataset)[
             "workload"
         ],

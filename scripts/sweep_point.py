@@ -13,7 +13,7 @@ def main(smk) -> None:
         resolve_files(smk.input, smk.params.workload, smk.scriptdir)["workload"],
         smk.wildcards.dataset,
         list(smk.params.layers),
-        list(smk.input.stats),
+        list(smk.params.stats),  # the layers' cached stats (the batches' results are the inputs)
         list(smk.params.dw_levels),
         smk.output.res,
         smk.output.point,

@@ -122,3 +122,22 @@ def test_sweeps_leave_plain_keys_alone_and_share_equal_points(tmp_path: Path) ->
     # the default point renders the plain arch
     default = next(p for p, v in sp.sweeps["a"].points.items() if v["pe_count"] == 16 and v["glb_kib"] == 128)
     assert yaml.safe_load(sp.variants[default].arch.read_text()) == yaml.safe_load((SIMBA / "arch.yaml").read_text())
+
+
+def test_each_point_maps_its_layers_in_its_own_batch(tmp_path: Path) -> None:
+    """A sweep point's (network, dataset) layers share one sweep_map_batch job; sweep_point waits for it and
+    reads the cached stats as params, in layer order."""
+    grid = {"accelerator": "simba_like", "networks": ["alexnet"], "datasets": ["imagenet"],
+            "layers": {"alexnet": ["conv2", "fc8"]}, "grid": {"pe_count": [4, 16]}}
+    cfg = _config(tmp_path, {"a": grid})
+    plan = build_plan(cfg, ROOT)
+    sp = sweep_plan(plan, cfg, ROOT)
+    batches = sp.batching.batches()
+    assert len(batches) == 2 and sorted(k for keys in batches.values() for k in keys) == sorted(sp.jobs)
+    for pid in sp.sweeps["a"].points:
+        keys = sp.sweeps["a"].keys[(pid, "alexnet", "imagenet")]
+        inputs = sp.point_inputs("a", "alexnet", "imagenet", pid)
+        assert inputs["map_batches"] == [sp.batch_file_of(keys[0])] == [sp.batch_file_of(keys[1])]
+        assert sp.point_stats("a", "alexnet", "imagenet", pid) == [f"{sp.map_dir(k)}/stats.json" for k in keys]
+        (entry, _) = sp.batch_params(sp.batching.batch_of(keys[0]))
+        assert entry["files"]["ert"] in sp.batch_inputs(sp.batching.batch_of(keys[0]))  # the built ERT

@@ -3,9 +3,10 @@
 A point renders its accelerator's templates (`fusionsim.sweeps.params`) into `<out>/cache/accelerators/<id>/`,
 where the id hashes the rendered files, so equal points of several sweeps are one variant. The variant's ERT
 and ART come from rule `build_ert` (registered into the main plan). Each selected layer on each variant is one
-`sweep_map_layer` job keyed by content (problem, variant file bytes, ERT build key, mapper settings, engine,
-seed, model version; not the sweep or point name), so equal layers on equal variants are mapped once and a new
-grid value adds only its own points' jobs.
+content key (problem, variant file bytes, ERT build key, mapper settings, engine, seed, model version; not the
+sweep or point name), so equal layers on equal variants are mapped once and a new grid value adds only its own
+points' jobs. A `sweep_map_batch` job maps up to a dozen keys of one point's (network, dataset) in one process
+(`fusionsim.workflow.map_batches`: Snakemake's per-job cost exceeded the mapper's own time a layer).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from fusionsim.spec.yaml_io import load_yaml_any
 from fusionsim.sweeps import params as P
 from fusionsim.workflow.accelerators import Accelerator, ert_build_key, load_accelerator
 from fusionsim.workflow.keys import content_hash, file_hash, model_version
+from fusionsim.workflow.map_batches import KeyBatches
 from fusionsim.workflow.mapper_settings import merge_mapper_settings
 from fusionsim.workflow.paths import inputs_outside, refs_inside
-from fusionsim.workflow.plan import Plan, check_layer_names, config_network_files, select_pairs
+from fusionsim.workflow.plan import MAP_FILES, Plan, check_layer_names, config_network_files, select_pairs
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
 
@@ -65,6 +67,7 @@ class SweepPlan:
     engine: str = "native"
     seed: int = 0
     basedir: str = ""  # the workflow folder: its files reach rules as `{workflow}/...` params (workflow.paths)
+    batching: KeyBatches = field(default_factory=KeyBatches)  # which keys each sweep_map_batch job maps
 
     # -- names for wildcard constraints
     def sweep_names(self) -> list[str]:
@@ -96,7 +99,36 @@ class SweepPlan:
     def targets(self) -> list[str]:
         return [p for s in self.sweeps for p in self.table_paths(s).values()]
 
+    def batch_file(self, batch: str) -> str:
+        return f"{self.out}/cache/sweep_batches/{batch}/results.json"
+
+    def batch_file_of(self, key: str) -> str:
+        """The results file of the batch job that maps key `key`."""
+        return self.batch_file(self.batching.batch_of(key))
+
     # -- rule inputs and params
+    def batch_inputs(self, batch: str) -> list[str]:
+        """Inputs of rule `sweep_map_batch`: every file its keys read (variant files and built ERTs), once each."""
+        files: dict[str, None] = {}
+        for key in self.batching.batches()[batch]:
+            for value in self.map_inputs(key).values():
+                files.update(dict.fromkeys([value] if isinstance(value, str) else value))
+        return list(files)
+
+    def batch_params(self, batch: str) -> list[dict[str, Any]]:
+        """What a batch job maps: per key its problem and mapper dicts, files, components and cache outputs."""
+        return [
+            {
+                "key": key,
+                "problem": self.jobs[key].problem,
+                "mapper": self.jobs[key].mapper,
+                "files": self.map_inputs(key),
+                "components": self.components_dir(key),
+                "outputs": {name: f"{self.map_dir(key)}/{file}" for name, file in MAP_FILES.items()},
+            }
+            for key in self.batching.batches()[batch]
+        ]
+
     def map_inputs(self, key: str) -> dict[str, Any]:
         job = self.jobs[key]
         acc = self.variants[job.variant]
@@ -113,9 +145,14 @@ class SweepPlan:
         return str(comp) if comp else ""
 
     def point_inputs(self, sweep: str, net: str, dataset: str, point: str) -> dict[str, list[str]]:
+        """Inputs of rule sweep_point: the results of the batches mapping its layers, the workload when outside."""
         keys = self.sweeps[sweep].keys[(point, net, dataset)]
         workload = inputs_outside({"workload": self.sweeps[sweep].workloads[net]}, self.basedir)
-        return {"stats": [f"{self.map_dir(k)}/stats.json" for k in keys], **workload}
+        return {"map_batches": sorted({self.batch_file_of(k) for k in keys}), **workload}
+
+    def point_stats(self, sweep: str, net: str, dataset: str, point: str) -> list[str]:
+        """The stats.json of each layer of one point on one (network, dataset), in layer order (params)."""
+        return [f"{self.map_dir(k)}/stats.json" for k in self.sweeps[sweep].keys[(point, net, dataset)]]
 
     def point_params(self, sweep: str, net: str, dataset: str) -> dict[str, Any]:
         s = self.sweeps[sweep]
@@ -241,6 +278,8 @@ def sweep_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) -> Sweep
                 sweep.keys[(pid, net, ds)] = [
                     _add_job(sp, plan, acc, x, config, spec.get("mapper"), version, h) for x in layers
                 ]
+                for key in sweep.keys[(pid, net, ds)]:
+                    sp.batching.add(key, f"{pid}/{net}/{ds}")
         sp.sweeps[name] = sweep
     return sp
 

@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from fusionsim.workflow.keys import content_hash
 
 MAP_BATCH_KEYS = 12  # keys per batch: ~3 s of mapping, 2 cores kept busy by the many batches of a run
 MAP_BATCH_FORMAT = "fusionsim-map-batch/1"
-CACHE_MARK = "/cache/layers/"  # a path `<out>/cache/layers/<key>/<file>` is a key's cached file
+CACHE_MARKS = ("/cache/layers/", "/cache/sweep_layers/")  # `<out>/<mark><key>/<file>`: a key's cached file
 
 
 def batch_map_keys(users: dict[str, set[str]], size: int = MAP_BATCH_KEYS) -> dict[str, list[str]]:
@@ -47,11 +48,36 @@ def batch_map_keys(users: dict[str, set[str]], size: int = MAP_BATCH_KEYS) -> di
     return batches
 
 
+@dataclass
+class KeyBatches:
+    """The batches of a plan's keys: who registered each key, and the batches made once all are in."""
+
+    users: dict[str, set[str]] = field(default_factory=dict)  # key -> who reads it (the first is its owner)
+    _batches: dict[str, list[str]] | None = None
+    _batch_of: dict[str, str] = field(default_factory=dict)
+
+    def add(self, key: str, user: str) -> None:
+        self.users.setdefault(key, set()).add(user)
+        self._batches = None
+
+    def batches(self) -> dict[str, list[str]]:
+        """{batch: its keys} (`batch_map_keys`), made on first use after the last registration."""
+        if self._batches is None:
+            self._batches = batch_map_keys(self.users)
+            self._batch_of = {k: b for b, keys in self._batches.items() for k in keys}
+        return self._batches
+
+    def batch_of(self, key: str) -> str:
+        self.batches()
+        return self._batch_of[key]
+
+
 def cached_key(path: str) -> str | None:
-    """The content key of a path under `<out>/cache/layers/<key>/`, else None."""
-    if CACHE_MARK not in path:
-        return None
-    return path.split(CACHE_MARK, 1)[1].split("/", 1)[0]
+    """The content key of a path under `<out>/cache/layers/<key>/` (or `sweep_layers/`), else None."""
+    for mark in CACHE_MARKS:
+        if mark in path:
+            return path.split(mark, 1)[1].split("/", 1)[0]
+    return None
 
 
 def split_cached(files: dict[str, Any], batch_file_of: Callable[[str], str]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -25,7 +25,7 @@ from fusionsim.config_check import name_fix
 from fusionsim.errors import InputError
 from fusionsim.workflow.accelerators import TECHNOLOGIES, Accelerator, ert_build_key, load_accelerator
 from fusionsim.workflow.keys import content_hash, file_hash, model_version
-from fusionsim.workflow.map_batches import batch_map_keys, split_cached
+from fusionsim.workflow.map_batches import KeyBatches, split_cached
 from fusionsim.workflow.mapper_settings import layer_mapper_settings
 from fusionsim.workflow.paths import checkout_split, inputs_outside, portable, refs_inside
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
@@ -77,9 +77,7 @@ class Plan:
     energy: dict[str, Any] = field(default_factory=lambda: dict(ENERGY_DEFAULTS))  # config `energy` section
     ert_builds: dict[str, str] = field(default_factory=dict)  # accelerator without an ERT -> its build key
     basedir: str = ""  # the workflow folder: its files reach rules as `{workflow}/...` params (workflow.paths)
-    users: dict[str, set[str]] = field(default_factory=dict)  # map key -> who registered it (batch owner)
-    _batches: dict[str, list[str]] | None = None  # batch -> keys, made on first use after all registrations
-    _batch_of: dict[str, str] = field(default_factory=dict)
+    batching: KeyBatches = field(default_factory=KeyBatches)  # which keys each map_layer_batch job maps
 
     # -- names for wildcard constraints
     def pairs(self) -> list[tuple[str, str]]:
@@ -185,25 +183,20 @@ class Plan:
         )
         if key not in self.jobs:
             self.jobs[key] = MapJob(key, acc_name, kind, problem_key, mapper_key)
-        self.users.setdefault(key, set()).add(user)
-        self._batches = None
+        self.batching.add(key, user)
         return key
 
     # -- the batch jobs (rule map_layer_batch)
     def map_batches(self) -> dict[str, list[str]]:
         """{batch: its keys} of every registered key (`map_batches.batch_map_keys`), made once all are in."""
-        if self._batches is None:
-            self._batches = batch_map_keys(self.users)
-            self._batch_of = {k: b for b, keys in self._batches.items() for k in keys}
-        return self._batches
+        return self.batching.batches()
 
     def batch_file(self, batch: str) -> str:
         return f"{self.out}/cache/layer_batches/{batch}/results.json"
 
     def batch_file_of(self, key: str) -> str:
         """The results file of the batch that maps key `key`."""
-        self.map_batches()
-        return self.batch_file(self._batch_of[key])
+        return self.batch_file(self.batching.batch_of(key))
 
     def batch_rule_inputs(self, batch: str) -> list[str]:
         """Inputs of rule `map_layer_batch`: the files its keys read outside the workflow folder (a built ERT,
