@@ -224,3 +224,37 @@ def test_kill_mid_run_then_rerun_completes(tmp_path: Path) -> None:
     assert not list((work / "results").rglob("*.tmp"))
     proc = snakemake(work, "-n", overlays=[overlay])
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_one_changed_layer_maps_exactly_its_new_key(tmp_path: Path) -> None:
+    """Layer jobs run in batches, yet a changed layer shape maps one new key: the rerun batch takes the
+    others from the cache (its results.json says so), and the no-op after it is a no-op."""
+    need_mapper()
+    workloads = tmp_path / "workloads"
+    workloads.mkdir()
+    wl = workloads / "mobilenetv2.yaml"
+    wl.write_text((ROOT / "workloads/mobilenetv2.yaml").read_text())
+    overlay = write_overlay(tmp_path / "wl.yaml", {"workloads_dir": str(workloads)})
+    work = tmp_path / "work"
+    snakemake(work, overlays=[overlay])
+    cache = work / "results/cache/layers"
+    first = {p.name: (p / "stats.json").stat().st_mtime_ns for p in cache.iterdir()}
+    assert len(first) == 3
+
+    # 12 classes instead of 10: only FC1 changes shape
+    wl.write_text(wl.read_text().replace("cifar10: {size: 32, channels: 3, classes: 10}",
+                                         "cifar10: {size: 32, channels: 3, classes: 12}"))
+    jobs = dry_run_jobs(work, overlays=[overlay])
+    assert len(jobs["map_layer_batch"]) == 1
+    snakemake(work, overlays=[overlay])
+    second = {p.name: (p / "stats.json").stat().st_mtime_ns for p in cache.iterdir()}
+    new = set(second) - set(first)
+    assert len(new) == 1 and all(second[k] == first[k] for k in first)  # the old keys' files untouched
+    (results,) = [f for f in (work / "results/cache/layer_batches").glob("*/results.json")
+                  if new <= set(json.loads(f.read_text())["records"])]
+    body = json.loads(results.read_text())
+    assert body["keys"] == 3 and body["reused"] == 2
+    fc1 = json.loads((work / "results/mobilenetv2/cifar10/eyeriss_like/layers/FC1/full/stats.json").read_text())
+    assert fc1 == json.loads((cache / new.pop() / "stats.json").read_text())
+    proc = snakemake(work, "-n", overlays=[overlay])
+    assert "Nothing to be done" in proc.stdout + proc.stderr
