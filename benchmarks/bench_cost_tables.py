@@ -8,8 +8,9 @@ Each case runs the real workflow (snakemake CLI, `profiles/local`) in a fresh te
       ARCHON, and the default's fusion-tiling plan) and its final table.
 CPU time is the children's user + system time (the machine may be shared: wall alone can mislead).
 With `--before FILE` (JSON {"tiles": {key: {"energy_uJ", "cycles", "instance", "keep"}}}, e.g. from an older
-checkout's tile store) the AlexNet tiles are compared with it on the mapper's objective (delay, then energy):
-the counts improved, equal and worse are printed.
+checkout's tile store, or the output folder of `fusionsim fusion-benchmark`, the per-tile mapper) the AlexNet
+tiles are compared with it on the mapper's objective (delay, then energy): the counts improved, equal and
+worse are printed.
 
     python benchmarks/bench_cost_tables.py [--cores 2] [--cases alexnet,vgg16,resnet18,full] [--before F]
                                            [--keep DIR]
@@ -116,33 +117,57 @@ def fusion_case(net: str, work: Path, cores: int) -> dict:
     return {"wall_s": wall, "cpu_s": cpu, "tiles": tiles, "store": out / "cache/fusion_tiles"}
 
 
-def compare_tiles(store: Path, before_file: Path) -> None:
-    """Tiles of this run vs a before-table, on (cycles, energy) lexicographically (the budget's metrics)."""
-    before = json.loads(before_file.read_text())["tiles"]
+def before_tiles(before: Path) -> dict[str, dict]:
+    """{key: {energy_uJ, cycles, instance, keep}} from a before-table JSON, or from the output folder of
+    `fusionsim fusion-benchmark` (the per-tile mapper: runs/<key>/result.json and problem.yaml)."""
+    if before.is_file():
+        return json.loads(before.read_text())["tiles"]
+    out = {}
+    for f in sorted(before.glob("runs/*/result.json")):
+        res = json.loads(f.read_text())
+        inst = yaml.safe_load((f.parent / "problem.yaml").read_text())["problem"]["instance"]
+        out[res["key"]] = {"energy_uJ": res["energy_uJ"], "cycles": res["cycles"], "instance": inst,
+                           "keep": res.get("dram_keep")}
+    return out
+
+
+def compare_tiles(store: Path, before_file: Path, accel: Path = ROOT / "accelerators" / ACCEL) -> None:
+    """Tiles of this run vs a before-table, on (cycles, energy) lexicographically (the budget's metrics). For a
+    fusion-benchmark folder also its mappings re-evaluated with today's model (`fusionsim.model`): objectives
+    of an older model (e.g. before the batch engine honoured the outermost bypass) are not comparable."""
+    from fusionsim.model.evaluate import evaluate_files
+
+    before = before_tiles(before_file)
 
     def ident(instance: dict, keep: object) -> str:
         return json.dumps([instance, None if keep is None else sorted(keep)], sort_keys=True)
 
-    old = {ident(v["instance"], v["keep"]): v for v in before.values()}
-    better = equal = worse = missing = 0
+    def verdict(a: tuple[float, float], b: tuple[float, float]) -> str:
+        if a == b or (a[0] == b[0] and abs(a[1] - b[1]) <= 1e-9 * abs(b[1])):
+            return "equal"
+        return "improved" if a < b else "worse"
+
+    old = {ident(v["instance"], v["keep"]): (k, v) for k, v in before.items()}
+    counts = {"improved": 0, "equal": 0, "worse": 0, "not in it": 0}
+    now = {"improved": 0, "equal": 0, "worse": 0}
     for f in store.glob("*/result.json"):
         res = json.loads(f.read_text())
         inst = yaml.safe_load((f.parent / "problem.yaml").read_text())["problem"]["instance"]
-        ref = old.get(ident(inst, res.get("dram_keep")))
+        key, ref = old.get(ident(inst, res.get("dram_keep")), (None, None))
         if ref is None:
-            missing += 1
+            counts["not in it"] += 1
             continue
         a = (float(res["cycles"]), float(res["energy_uJ"]))
-        b = (float(ref["cycles"]), float(ref["energy_uJ"]))
-        if a == b or (a[0] == b[0] and abs(a[1] - b[1]) <= 1e-9 * abs(b[1])):
-            equal += 1
-        elif a < b:
-            better += 1
-        else:
-            worse += 1
-    print(
-        f"tiles vs {before_file.name}: {better} improved, {equal} equal, {worse} worse, {missing} not in it"
-    )
+        counts[verdict(a, (float(ref["cycles"]), float(ref["energy_uJ"])))] += 1
+        run = before_file / "runs" / str(key)
+        if before_file.is_dir() and (run / "mapping.yaml").exists():
+            ev = evaluate_files(str(accel / "arch.yaml"), str(run / "problem.yaml"), str(run / "mapping.yaml"),
+                                str(accel / "ERT.yaml"), str(accel / "components"))
+            now[verdict(a, (float(ev.cycles), ev.energy_pJ / 1e6))] += 1
+    print(f"tiles vs {before_file.name}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    if sum(now.values()):
+        print(f"tiles vs {before_file.name}'s mappings evaluated with today's model: "
+              + ", ".join(f"{n} {what}" for what, n in now.items()))
 
 
 def full_case(work: Path, cores: int) -> None:
@@ -160,7 +185,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--cases", default="alexnet,vgg16,resnet18,full")
-    ap.add_argument("--before", type=Path, help="per-tile objectives to compare the AlexNet tiles with")
+    ap.add_argument("--before", type=Path,
+                    help="per-tile objectives (JSON, or a fusion-benchmark folder) to compare the AlexNet tiles with")
     ap.add_argument("--keep", type=Path, help="run in this folder (kept) instead of a temporary one")
     args = ap.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="fusionsim-costs-"))
