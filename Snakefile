@@ -26,6 +26,12 @@ include: "rules/report.smk"
 include: "rules/sweeps.smk"
 
 
+# A layer folder deleted from the cache after its batch ran: drop that batch's results file, so the batch runs
+# again and maps exactly the missing layers (fusionsim.workflow.map_batches).
+PLAN.drop_stale_batches()
+SWEEPS.drop_stale_batches()
+
+
 # One run per output folder: a lock file inside it (flock, gone when this process ends). A second run with the
 # same output_dir, from any working folder, stops here with one line before any job runs (dry runs skip it).
 onstart:

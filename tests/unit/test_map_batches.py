@@ -13,6 +13,7 @@ from fusionsim.workflow.jobs import run_map_job
 from fusionsim.workflow.map_batches import (
     MAP_BATCH_KEYS,
     batch_map_keys,
+    drop_stale_batches,
     job_files,
     run_map_batch,
     split_cached,
@@ -119,3 +120,19 @@ def test_a_failing_key_fails_the_batch_after_the_others(small_batch: tuple[list[
     assert not out.exists()  # no results file: Snakemake sees the batch as failed and reruns it
     assert all(Path(e["outputs"]["run"]).exists() for e in entries[1:])  # the others are cached for the rerun
     assert not Path(broken["outputs"]["run"]).exists()
+
+
+def test_a_batch_whose_key_folder_was_deleted_is_stale(tmp_path: Path) -> None:
+    batches = {"B1": ["k1", "k2"], "B2": ["k3"], "B3": ["k4"]}
+    for k in ("k1", "k2", "k3"):
+        (tmp_path / "layers" / k).mkdir(parents=True)
+        (tmp_path / "layers" / k / "run.json").write_text("{}")
+    for b in ("B1", "B2"):  # B3 never ran: no results file, nothing to drop
+        (tmp_path / "batches" / b).mkdir(parents=True)
+        (tmp_path / "batches" / b / "results.json").write_text("{}")
+    batch_file = lambda b: str(tmp_path / "batches" / b / "results.json")  # noqa: E731
+    key_dir = lambda k: str(tmp_path / "layers" / k)  # noqa: E731
+    assert drop_stale_batches(batches, batch_file, key_dir) == []
+    (tmp_path / "layers" / "k2" / "run.json").unlink()  # an interrupted or deleted key
+    assert drop_stale_batches(batches, batch_file, key_dir) == [batch_file("B1")]
+    assert not Path(batch_file("B1")).exists() and Path(batch_file("B2")).exists()

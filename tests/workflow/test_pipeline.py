@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -228,7 +229,8 @@ def test_kill_mid_run_then_rerun_completes(tmp_path: Path) -> None:
 
 def test_one_changed_layer_maps_exactly_its_new_key(tmp_path: Path) -> None:
     """Layer jobs run in batches, yet a changed layer shape maps one new key: the rerun batch takes the
-    others from the cache (its results.json says so), and the no-op after it is a no-op."""
+    others from the cache (its results.json says so), and the no-op after it is a no-op. A key folder deleted
+    by hand is mapped again the same way."""
     need_mapper()
     workloads = tmp_path / "workloads"
     workloads.mkdir()
@@ -256,5 +258,17 @@ def test_one_changed_layer_maps_exactly_its_new_key(tmp_path: Path) -> None:
     assert body["keys"] == 3 and body["reused"] == 2
     fc1 = json.loads((work / "results/mobilenetv2/cifar10/eyeriss_like/layers/FC1/full/stats.json").read_text())
     assert fc1 == json.loads((cache / new.pop() / "stats.json").read_text())
+    proc = snakemake(work, "-n", overlays=[overlay])
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+    # a key folder deleted by hand, and a layers folder that needs it: the batch runs again and maps exactly
+    # that key, the run completes (Snakemake alone would reuse the batch's results.json and the copy would fail)
+    gone = sorted(set(body["records"]) & set(first))[0]  # an unchanged layer's key, still in the plan
+    shutil.rmtree(cache / gone)
+    shutil.rmtree(work / "results/mobilenetv2/cifar10/eyeriss_like/layers")
+    snakemake(work, overlays=[overlay])
+    assert json.loads((cache / gone / "run.json").read_text())["key"] == gone
+    body = json.loads(results.read_text())
+    assert body["keys"] == 3 and body["reused"] == 2
     proc = snakemake(work, "-n", overlays=[overlay])
     assert "Nothing to be done" in proc.stdout + proc.stderr

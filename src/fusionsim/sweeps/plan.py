@@ -21,7 +21,7 @@ from fusionsim.spec.yaml_io import load_yaml_any
 from fusionsim.sweeps import params as P
 from fusionsim.workflow.accelerators import Accelerator, ert_build_key, load_accelerator
 from fusionsim.workflow.keys import content_hash, file_hash, model_version
-from fusionsim.workflow.map_batches import KeyBatches
+from fusionsim.workflow.map_batches import KeyBatches, drop_stale_batches
 from fusionsim.workflow.mapper_settings import merge_mapper_settings
 from fusionsim.workflow.paths import inputs_outside, refs_inside
 from fusionsim.workflow.plan import MAP_FILES, Plan, check_layer_names, config_network_files, select_pairs
@@ -105,6 +105,10 @@ class SweepPlan:
     def batch_file_of(self, key: str) -> str:
         """The results file of the batch job that maps key `key`."""
         return self.batch_file(self.batching.batch_of(key))
+
+    def drop_stale_batches(self) -> list[str]:
+        """`map_batches.drop_stale_batches` for the sweeps' batches."""
+        return drop_stale_batches(self.batching.batches(), self.batch_file, self.map_dir)
 
     # -- rule inputs and params
     def batch_inputs(self, batch: str) -> list[str]:

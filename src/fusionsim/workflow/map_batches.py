@@ -12,7 +12,8 @@ there is reused, not mapped again).
   layer's shape so changes only the batches of that layer's owner; the unchanged keys of a rerun batch come
   from the cache, so exactly the new keys are mapped.
 - Jobs that read a key's files take its batch's `results.json` as their input and the key's files as params
-  (`split_cached`): no rule declares the per-key files, so they cannot be inputs.
+  (`split_cached`): no rule declares the per-key files, so they cannot be inputs. A key folder deleted by hand
+  makes its batch's results file stale; the Snakefile drops such files at start (`drop_stale_batches`).
 """
 
 from __future__ import annotations
@@ -104,6 +105,21 @@ def job_files(inputs: Any, cached: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in dict(inputs.items()).items() if k != "map_batches"}
     out.update(cached)
     return out
+
+
+def drop_stale_batches(
+    batches: dict[str, list[str]], batch_file: Callable[[str], str], key_dir: Callable[[str], str]
+) -> list[str]:
+    """Remove the results file of every batch one of whose keys is no longer complete in the cache (its folder
+    deleted by hand): Snakemake then runs that batch again, and it maps exactly the missing keys. Returns the
+    removed files. (No run leaves such a state: a batch writes its results file after all its keys.)"""
+    dropped = []
+    for batch, keys in batches.items():
+        results = Path(batch_file(batch))
+        if results.exists() and not all((Path(key_dir(k)) / "run.json").exists() for k in keys):
+            results.unlink(missing_ok=True)
+            dropped.append(str(results))
+    return dropped
 
 
 def complete_record(folder: Path) -> dict[str, Any] | None:

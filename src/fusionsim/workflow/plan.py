@@ -25,7 +25,7 @@ from fusionsim.config_check import name_fix
 from fusionsim.errors import InputError
 from fusionsim.workflow.accelerators import TECHNOLOGIES, Accelerator, ert_build_key, load_accelerator
 from fusionsim.workflow.keys import content_hash, file_hash, model_version
-from fusionsim.workflow.map_batches import KeyBatches, split_cached
+from fusionsim.workflow.map_batches import KeyBatches, drop_stale_batches, split_cached
 from fusionsim.workflow.mapper_settings import layer_mapper_settings
 from fusionsim.workflow.paths import checkout_split, inputs_outside, portable, refs_inside
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
@@ -228,6 +228,10 @@ class Plan:
                 }
             )
         return out
+
+    def drop_stale_batches(self) -> list[str]:
+        """`map_batches.drop_stale_batches` for this plan's batches (call once every stage has registered)."""
+        return drop_stale_batches(self.map_batches(), self.batch_file, self.map_dir)
 
     def cached_split(self, files: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """(inputs, params) of a rule reading keys' cached files (`map_batches.split_cached`)."""
