@@ -82,6 +82,7 @@ def test_plan_batches_cover_its_keys_and_collect_reads_their_results() -> None:
     need = {plan.batch_file_of(k) for (n, d, a, lay, t), k in plan.layer_keys.items() if d == "cifar100"}
     assert set(plan.collect_inputs("mobilenetv2", "cifar100", "eyeriss_like")["map_batches"]) == need
     entry = plan.batch_rule_params(next(iter(batches)))[0]
+    assert entry["label"].endswith(" of mobilenetv2/cifar10/eyeriss_like")  # `<layer> of <owner>`
     assert entry["files"]["arch"].startswith("{workflow}/accelerators/")  # portable references
     assert set(entry["outputs"]) == {"problem", "mapper", "mapping", "stats_json", "stats_txt", "run"}
 
@@ -112,11 +113,16 @@ def test_real_batch_maps_each_key_then_reuses_them(small_batch: tuple[list[dict]
     assert stamps == {e["key"]: os.stat(e["outputs"]["stats_json"]).st_mtime_ns for e in entries}
 
 
-def test_a_failing_key_fails_the_batch_after_the_others(small_batch: tuple[list[dict], Path]) -> None:
+def test_a_failing_key_fails_the_batch_after_the_others(
+    small_batch: tuple[list[dict], Path], caplog: pytest.LogCaptureFixture
+) -> None:
     entries, out = small_batch
     broken = {**entries[0], "files": {**entries[0]["files"], "arch": "{workflow}/no/such/arch.yaml"}}
     with pytest.raises(Exception, match="arch.yaml"):
         run_map_batch([broken, *entries[1:]], str(out), run_map_job, lambda r: resolve(r, ROOT), engine="native")
+    # the log names the layer the way the user configured it, not only its content key
+    assert f"{broken['label']} (key {broken['key']}) failed" in caplog.text
+    assert "1 of 3 layers failed" in caplog.text
     assert not out.exists()  # no results file: Snakemake sees the batch as failed and reruns it
     assert all(Path(e["outputs"]["run"]).exists() for e in entries[1:])  # the others are cached for the rerun
     assert not Path(broken["outputs"]["run"]).exists()

@@ -124,6 +124,7 @@ class SweepPlan:
         return [
             {
                 "key": key,
+                "label": self.batching.label(key),
                 "problem": self.jobs[key].problem,
                 "mapper": self.jobs[key].mapper,
                 "files": self.map_inputs(key),
@@ -282,8 +283,8 @@ def sweep_plan(plan: Plan, config: dict[str, Any], basedir: str | Path) -> Sweep
                 sweep.keys[(pid, net, ds)] = [
                     _add_job(sp, plan, acc, x, config, spec.get("mapper"), version, h) for x in layers
                 ]
-                for key in sweep.keys[(pid, net, ds)]:
-                    sp.batching.add(key, f"{pid}/{net}/{ds}")
+                for key, x in zip(sweep.keys[(pid, net, ds)], layers, strict=True):
+                    sp.batching.add(key, f"{pid}/{net}/{ds}", x.name)
         sp.sweeps[name] = sweep
     return sp
 

@@ -332,7 +332,7 @@ def add_comparison_jobs(plan: Any, config: dict[str, Any], basedir: str | Path) 
             )
             mapper_keys[mk] = content_hash(settings)
             plan.mappers[mapper_keys[mk]] = settings
-        return plan.add_map_job(acc_name, layer.kind, pkey, mapper_keys[mk], version, user=user)
+        return plan.add_map_job(acc_name, layer.kind, pkey, mapper_keys[mk], version, user=user, name=layer.name)
 
     cp.area_archs = {
         "baseline": str(accels[cp.baseline_accel].arch),

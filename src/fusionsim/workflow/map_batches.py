@@ -54,12 +54,20 @@ class KeyBatches:
     """The batches of a plan's keys: who registered each key, and the batches made once all are in."""
 
     users: dict[str, set[str]] = field(default_factory=dict)  # key -> who reads it (the first is its owner)
+    names: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> user -> the layer's name there
     _batches: dict[str, list[str]] | None = None
     _batch_of: dict[str, str] = field(default_factory=dict)
 
-    def add(self, key: str, user: str) -> None:
+    def add(self, key: str, user: str, name: str = "") -> None:
         self.users.setdefault(key, set()).add(user)
+        self.names.setdefault(key, {}).setdefault(user, name)
         self._batches = None
+
+    def label(self, key: str) -> str:
+        """What a key is to its owner, for messages: `<layer> of <owner>` (stable while the batch is)."""
+        owner = min(self.users[key])
+        name = self.names.get(key, {}).get(owner)
+        return f"{name} of {owner}" if name else owner
 
     def batches(self) -> dict[str, list[str]]:
         """{batch: its keys} (`batch_map_keys`), made on first use after the last registration."""
@@ -137,10 +145,11 @@ def run_map_batch(
     resolve: Callable[[str], str],
     **settings: Any,
 ) -> dict[str, Any]:
-    """Map every entry (`key`, `problem`, `mapper`, `files`, `components`, `outputs`) not complete in the cache
-    with `map_one` (`workflow.jobs.run_map_job`'s signature; `settings`: engine, seed, threads), file references
-    resolved by `resolve`. A failing key does not stop the others; the first failure is raised after them, and
-    then no results file is written. Returns the body written to `out`: every key's run record."""
+    """Map every entry (`key`, `problem`, `mapper`, `files`, `components`, `outputs`, optional `label`) not
+    complete in the cache with `map_one` (`workflow.jobs.run_map_job`'s signature; `settings`: engine, seed,
+    threads), file references resolved by `resolve`. A failing key does not stop the others: each failure is
+    logged with its label, the first is raised after them, and then no results file is written. Returns the
+    body written to `out`: every key's run record."""
     t0 = time.monotonic()
     records: dict[str, Any] = {}
     reused = 0
@@ -167,9 +176,11 @@ def run_map_batch(
             )
             logging.info("mapped %s: %s", e["key"], records[e["key"]])
         except Exception as exc:  # noqa: BLE001 -- the batch's other keys still get mapped
-            logging.error("key %s failed: %s", e["key"], exc)
-            failures.append((e["key"], exc))
+            logging.error("%s (key %s) failed: %s", e.get("label", "layer"), e["key"], exc)
+            failures.append((e.get("label", e["key"]), exc))
     if failures:
+        logging.error("%d of %d layers failed: %s", len(failures), len(records) + len(failures),
+                      "; ".join(label for label, _ in failures))  # fmt: skip
         raise failures[0][1]
     body = {
         "format": MAP_BATCH_FORMAT,

@@ -156,6 +156,7 @@ class Plan:
         version: str,
         h: Callable[[Path], str] = file_hash,
         user: str = "",
+        name: str = "",
     ) -> str:
         """Register the mapper job of one problem on one accelerator (its files for `kind`) for `user` (who reads
         it: the batch owner, `map_batches`); returns its content key. The accelerator's name and file paths are key parts too: a key then always maps to the
@@ -183,7 +184,7 @@ class Plan:
         )
         if key not in self.jobs:
             self.jobs[key] = MapJob(key, acc_name, kind, problem_key, mapper_key)
-        self.batching.add(key, user)
+        self.batching.add(key, user, name)
         return key
 
     # -- the batch jobs (rule map_layer_batch)
@@ -220,6 +221,7 @@ class Plan:
             out.append(
                 {
                     "key": key,
+                    "label": self.batching.label(key),
                     "problem": self.problems[job.problem_key],
                     "mapper": self.mappers[job.mapper_key],
                     "files": files,
@@ -468,7 +470,9 @@ def build_plan(config: dict[str, Any], basedir: str | Path) -> Plan:
                     settings = layer_mapper_settings(acc.files_for(layer.kind).mapper, acc_name, config)
                     mapper_cache[mk] = content_hash(settings)
                     plan.mappers[mapper_cache[mk]] = settings
-                key = plan.add_map_job(acc_name, layer.kind, pkey, mapper_cache[mk], version, h, f"{net}/{ds}/{acc_name}")
+                key = plan.add_map_job(
+                    acc_name, layer.kind, pkey, mapper_cache[mk], version, h, f"{net}/{ds}/{acc_name}", layer.name
+                )
                 for tile in TILES:
                     plan.layer_keys[(net, ds, acc_name, layer.name, tile)] = key
     return plan
