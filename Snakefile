@@ -1,4 +1,4 @@
-# fusionsim: DNN inference on accelerators, one cached mapper job per layer.
+# fusionsim: DNN inference on accelerators; every layer mapping cached by content, mapped in batches of layers.
 # Stages, in data-flow order: problems, ERTs (rules/energy.smk) -> map -> aggregate -> fusion/fusion-tiling/sparsity -> report. See docs/pipeline.md.
 import os
 
