@@ -182,10 +182,10 @@ def layer_set_workload(layer_set: Any) -> Workload:
     """The search workload of a `benchmark_stage.LayerSet` (as `load_workload` reads it once written)."""
     from pathlib import Path
 
-    from fusionsim.fusion.tables import _dims
+    from fusionsim.fusion.tables import layer_shape
     from fusionsim.fusion.workload import build_workload
 
-    shapes = [_dims(lay.problem, Path(lay.name)) for lay in layer_set.layers]
+    shapes = [layer_shape(lay.problem, Path(lay.name)) for lay in layer_set.layers]
     return build_workload(shapes, list(layer_set.srcs), {int(k): list(v) for k, v in layer_set.adds.items()})
 
 

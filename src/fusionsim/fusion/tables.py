@@ -127,7 +127,8 @@ def _layer_number(path: Path) -> int:
     return int(nums[-1])
 
 
-def _dims(data: dict, path: Path) -> LayerShape:
+def layer_shape(data: dict, path: Path) -> LayerShape:
+    """The fusion search's view of one Timeloop problem (`path` names it in errors): sizes, kernel, stride."""
     try:
         inst = data["problem"]["instance"]
     except (KeyError, TypeError):
@@ -174,7 +175,7 @@ def load_layers(folder: str | Path) -> list[LayerShape]:
     shapes = []
     for path in sorted(files, key=_layer_number):
         data = load_yaml_any(path)
-        shapes.append(_dims(data if isinstance(data, dict) else {}, path))
+        shapes.append(layer_shape(data if isinstance(data, dict) else {}, path))
     return shapes
 
 
