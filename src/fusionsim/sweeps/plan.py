@@ -21,10 +21,10 @@ from fusionsim.spec.yaml_io import load_yaml_any
 from fusionsim.sweeps import params as P
 from fusionsim.workflow.accelerators import Accelerator, ert_build_key, load_accelerator
 from fusionsim.workflow.keys import content_hash, file_hash, model_version
-from fusionsim.workflow.map_batches import KeyBatches, drop_stale_batches
+from fusionsim.workflow.map_batches import KeyBatches, drop_stale_batches, files_once, key_outputs
 from fusionsim.workflow.mapper_settings import merge_mapper_settings
 from fusionsim.workflow.paths import inputs_outside, refs_inside
-from fusionsim.workflow.plan import MAP_FILES, Plan, check_layer_names, config_network_files, select_pairs
+from fusionsim.workflow.plan import Plan, check_layer_names, config_network_files, select_pairs
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
 
 
@@ -113,11 +113,7 @@ class SweepPlan:
     # -- rule inputs and params
     def batch_inputs(self, batch: str) -> list[str]:
         """Inputs of rule `sweep_map_batch`: every file its keys read (variant files and built ERTs), once each."""
-        files: dict[str, None] = {}
-        for key in self.batching.batches()[batch]:
-            for value in self.map_inputs(key).values():
-                files.update(dict.fromkeys([value] if isinstance(value, str) else value))
-        return list(files)
+        return files_once(self.map_inputs(key) for key in self.batching.batches()[batch])
 
     def batch_params(self, batch: str) -> list[dict[str, Any]]:
         """What a batch job maps: per key its problem and mapper dicts, files, components and cache outputs."""
@@ -129,7 +125,7 @@ class SweepPlan:
                 "mapper": self.jobs[key].mapper,
                 "files": self.map_inputs(key),
                 "components": self.components_dir(key),
-                "outputs": {name: f"{self.map_dir(key)}/{file}" for name, file in MAP_FILES.items()},
+                "outputs": key_outputs(self.map_dir(key)),
             }
             for key in self.batching.batches()[batch]
         ]

@@ -192,7 +192,8 @@ class ComparisonPlan:
 
     def split(self, files: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """(inputs, cached) of a rule's named files (`map_batches.split_cached`)."""
-        return self.cached_split(files) if self.cached_split else (files, {})
+        assert self.cached_split is not None, "set by add_comparison_jobs"
+        return self.cached_split(files)
 
     def comparison_rule_inputs(self, cmp: str, ds: str) -> dict[str, Any]:
         """Inputs of rule write_comparison: `comparison_inputs` with the layer results' batches."""

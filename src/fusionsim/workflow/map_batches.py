@@ -32,6 +32,30 @@ from fusionsim.workflow.keys import content_hash
 MAP_BATCH_KEYS = 12  # keys per batch: ~3 s of mapping, 2 cores kept busy by the many batches of a run
 MAP_BATCH_FORMAT = "fusionsim-map-batch/1"
 CACHE_MARKS = ("/cache/layers/", "/cache/sweep_layers/")  # `<out>/<mark><key>/<file>`: a key's cached file
+# every file of a key's cache folder, by the name `jobs.run_map_job` gives it in `outputs`
+MAP_FILES = {
+    "problem": "problem.yaml",
+    "mapper": "mapper.yaml",
+    "mapping": "mapping.yaml",
+    "stats_json": "stats.json",
+    "stats_txt": "stats.txt",
+    "run": "run.json",
+}
+
+
+def key_outputs(folder: str) -> dict[str, str]:
+    """A key's cache files in `folder`, named as `jobs.run_map_job` takes them (a batch entry's `outputs`)."""
+    return {name: f"{folder}/{file}" for name, file in MAP_FILES.items()}
+
+
+def files_once(named: Iterable[dict[str, Any]]) -> list[str]:
+    """Every path of some named-file dicts (values: a path or a list of paths), once each, in order: the
+    inputs of a batch job from its keys' files."""
+    files: dict[str, None] = {}
+    for d in named:
+        for value in d.values():
+            files.update(dict.fromkeys([value] if isinstance(value, str) else value))
+    return list(files)
 
 
 def batch_map_keys(users: dict[str, set[str]], size: int = MAP_BATCH_KEYS) -> dict[str, list[str]]:

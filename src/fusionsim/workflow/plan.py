@@ -25,7 +25,13 @@ from fusionsim.config_check import name_fix
 from fusionsim.errors import InputError
 from fusionsim.workflow.accelerators import TECHNOLOGIES, Accelerator, ert_build_key, load_accelerator
 from fusionsim.workflow.keys import content_hash, file_hash, model_version
-from fusionsim.workflow.map_batches import KeyBatches, drop_stale_batches, split_cached
+from fusionsim.workflow.map_batches import (
+    KeyBatches,
+    drop_stale_batches,
+    files_once,
+    key_outputs,
+    split_cached,
+)
 from fusionsim.workflow.mapper_settings import layer_mapper_settings
 from fusionsim.workflow.paths import checkout_split, inputs_outside, portable, refs_inside
 from fusionsim.workloads import Layer, expand_network, layer_problem, load_network
@@ -34,15 +40,6 @@ from fusionsim.workloads import Layer, expand_network, layer_problem, load_netwo
 COLLECTED = ("problem.yaml", "mapping.yaml", "stats.json", "stats.txt")
 
 TILES = ("full",)  # whole-layer jobs; the fusion-tiling issue adds real tiles
-# every file of a key's cache folder, by the name `jobs.run_map_job` gives it in `outputs`
-MAP_FILES = {
-    "problem": "problem.yaml",
-    "mapper": "mapper.yaml",
-    "mapping": "mapping.yaml",
-    "stats_json": "stats.json",
-    "stats_txt": "stats.txt",
-    "run": "run.json",
-}
 ENERGY_BACKENDS = ("native", "hwcomponents")
 ENERGY_DEFAULTS = {"technology": "45nm", "backend": "native"}  # config.yaml's `energy` section
 
@@ -158,10 +155,11 @@ class Plan:
         user: str = "",
         name: str = "",
     ) -> str:
-        """Register the mapper job of one problem on one accelerator (its files for `kind`) for `user` (who reads
-        it: the batch owner, `map_batches`); returns its content key. The accelerator's name and file paths are key parts too: a key then always maps to the
-        same input paths, so Snakemake never sees a key's inputs change (which would rerun it). A built ERT
-        (no `ert:` in the manifest) enters as its build key, not its bytes. `h` hashes a file (memoise it)."""
+        """Register the mapper job of one problem on one accelerator (its files for `kind`) for `user`, who reads it
+        as layer `name` (`map_batches`: the first user owns its batch); returns its content key. The accelerator's
+        name and file paths are key parts too: a key then always maps to the same input paths, so Snakemake never
+        sees a key's inputs change (which would rerun it). A built ERT (no `ert:` in the manifest) enters as its
+        build key, not its bytes. `h` hashes a file (memoise it)."""
         acc = self.accelerator(acc_name)
         files = acc.files_for(kind)
         built = acc.ert is None
@@ -202,11 +200,7 @@ class Plan:
     def batch_rule_inputs(self, batch: str) -> list[str]:
         """Inputs of rule `map_layer_batch`: the files its keys read outside the workflow folder (a built ERT,
         a user's accelerator folder), once each."""
-        files: dict[str, None] = {}
-        for key in self.map_batches()[batch]:
-            for value in self.map_rule_inputs(key).values():
-                files.update(dict.fromkeys([value] if isinstance(value, str) else value))
-        return list(files)
+        return files_once(self.map_rule_inputs(key) for key in self.map_batches()[batch])
 
     def batch_rule_params(self, batch: str) -> list[dict[str, Any]]:
         """What a batch job maps: per key its problem and mapper dicts, its files (`{workflow}/...` references
@@ -226,7 +220,7 @@ class Plan:
                     "mapper": self.mappers[job.mapper_key],
                     "files": files,
                     "components": self.components_ref(key),
-                    "outputs": {name: f"{self.map_dir(key)}/{file}" for name, file in MAP_FILES.items()},
+                    "outputs": key_outputs(self.map_dir(key)),
                 }
             )
         return out
